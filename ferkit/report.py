@@ -1,0 +1,63 @@
+"""The README's results table, generated from the saved runs' JSON files.
+
+`python -m ferkit.report` prints it; `python -m ferkit.report --update README.md`
+rewrites the table between the README's results markers.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _pct(value):
+    return "-" if value is None else f"{value:.4f}"
+
+
+def results_table(json_paths):
+    """A Markdown table: one row per saved run."""
+    rows = [
+        "| run | model | parameters | epochs (best) | val accuracy | public accuracy "
+        "| patience | s/epoch | training time |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for path in sorted(json_paths):
+        r = json.loads(Path(path).read_text())
+        minutes = r["training_seconds"] / 60
+        cells = [
+            r["name"],
+            r["model"],
+            f"{r['params']:,}",
+            f"{r['epochs_run']} ({r['best_epoch']})",
+            _pct(r["val_accuracy"]),
+            _pct(r["public_accuracy"]),
+            r["config"].get("patience") or "-",
+            r["seconds_per_epoch"],
+            f"{minutes:.0f} min",
+        ]
+        rows.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(rows)
+
+
+def replace_table(text, table):
+    """text with the part between the results markers replaced by table."""
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{table}\n{END}{tail}"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--update", metavar="README", help="rewrite the table in this file")
+    args = p.parse_args(argv)
+    table = results_table(Path(args.models_dir).glob("*.json"))
+    if args.update:
+        readme = Path(args.update)
+        readme.write_text(replace_table(readme.read_text(), table))
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

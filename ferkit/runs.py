@@ -1,0 +1,78 @@
+"""Saved runs: models/NAME.keras plus models/NAME.json, written atomically."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import InputError
+
+
+def atomic_write_text(path, text):
+    """Writes text to path via a temp file and rename, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, record):
+    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=False) + "\n")
+
+
+def save_model_atomic(model, path):
+    """Saves a Keras model to path (.keras) via a temp file and rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def run_paths(model_path):
+    """(model .keras path, its JSON path) for a model file or a run name in models/."""
+    p = Path(model_path)
+    if p.suffix != ".keras" and not p.exists():
+        p = Path("models") / f"{p.name}.keras"
+    return p, p.with_suffix(".json")
+
+
+def load_record(json_path):
+    """Reads a run's JSON record; a missing or corrupt file is an InputError."""
+    json_path = Path(json_path)
+    try:
+        return json.loads(json_path.read_text())
+    except FileNotFoundError:
+        raise InputError(json_path, "no such file (every saved model has its JSON)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(json_path, f"not valid JSON ({err})") from None
+
+
+def load_model(model_path):
+    """Loads a .keras model without compiling; corrupt files are an InputError."""
+    import keras
+
+    path = Path(model_path)
+    if not path.exists():
+        raise InputError(path, "no such file")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as err:  # noqa: BLE001 - Keras raises many types for bad files
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(path, f"not a readable Keras model ({reason[:120]})") from None
+
+
+def load_run(model_path):
+    """Returns (model, record) of a saved run."""
+    keras_path, json_path = run_paths(model_path)
+    model = load_model(keras_path)
+    return model, load_record(json_path)

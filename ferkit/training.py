@@ -1,0 +1,294 @@
+"""One training function shared by every trainer; the builder is the only difference."""
+
+import json
+import platform
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .data import validation_split
+from .errors import InputError
+from .runs import save_model_atomic, write_json
+
+# Settings that must match for an interrupted run to be resumed.
+_RESUME_KEYS = ("model", "batch_size", "seed", "val_split", "limit", "learning_rate", "rho")
+
+
+@dataclass
+class TrainConfig:
+    """Resolved settings of one run; stored in its JSON."""
+
+    name: str = "cnn"
+    model: str = "cnn"
+    epochs: int = 200
+    batch_size: int = 128
+    seed: int = 0
+    val_split: float = 0.1
+    limit: int | None = None
+    patience: int | None = None
+    learning_rate: float = 1.0
+    rho: float = 0.95
+    models_dir: str = "models"
+
+
+def split_indices(labels, config):
+    """(train_idx, val_idx) into the full training set, from --limit, --val-split, --seed."""
+    idx = np.arange(labels.size)
+    if config.limit is not None and config.limit < labels.size:
+        rng = np.random.default_rng(config.seed)
+        idx = np.sort(rng.choice(labels.size, config.limit, replace=False))
+    counts = np.bincount(labels[idx])
+    stratify = counts[counts > 0].min() >= 2
+    if stratify:
+        tr, va = validation_split(labels[idx], config.val_split, config.seed)
+    else:  # too few rows of some class to stratify (tiny --limit smoke runs)
+        perm = np.random.default_rng(config.seed).permutation(idx.size)
+        n_val = max(1, int(round(config.val_split * idx.size)))
+        tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    return idx[tr], idx[va]
+
+
+def make_dataset(x, y, batch_size, shuffle_seed=None):
+    """A tf.data pipeline over uint8 arrays; the model itself rescales."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def accuracy(model, x, y, batch_size=512):
+    if len(x) == 0:
+        return None
+    probs = model.predict(x, batch_size=batch_size, verbose=0)
+    return float(np.mean(np.argmax(probs, axis=1) == y))
+
+
+class RunDir:
+    """Scratch state of an unfinished run: backups, best weights, per-epoch log."""
+
+    def __init__(self, models_dir, name):
+        self.path = Path(models_dir) / f"{name}.run"
+        self.backup = self.path / "backup"
+        self.best = self.path / "best.weights.h5"
+        self.history = self.path / "history.csv"
+        self.config = self.path / "config.json"
+
+    def resume_epoch(self):
+        """Epochs completed by an interrupted run, or 0 when there is none."""
+        meta = self.backup / "training_metadata.json"
+        try:
+            return int(json.loads(meta.read_text())["epoch"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    def read_history(self):
+        import pandas as pd
+
+        if not self.history.exists() or self.history.stat().st_size == 0:
+            return []
+        df = pd.read_csv(self.history)
+        # A run killed between logging and backing up an epoch repeats it on resume.
+        df = df.drop_duplicates("epoch", keep="last").sort_values("epoch")
+        df["epoch"] += 1  # Keras counts from 0; the record counts like the progress lines
+        return [
+            {
+                k: (None if pd.isna(v) else (int(v) if k == "epoch" else float(v)))
+                for k, v in r.items()
+            }
+            for r in df.to_dict("records")
+        ]
+
+
+def _epoch_log_callback(public_x, public_y, prior_seconds, total_epochs, out):
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        """Adds timing and public accuracy to the logs, prints one line per epoch."""
+
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs["epoch_seconds"] = time.perf_counter() - self.epoch_start
+            if len(public_x):
+                logs["public_accuracy"] = accuracy(self.model, public_x, public_y)
+            logs["wall_seconds"] = prior_seconds + time.perf_counter() - self.start
+            line = (
+                f"epoch {epoch + 1}/{total_epochs}  {logs['epoch_seconds']:.1f}s  "
+                f"loss {logs['loss']:.4f}  acc {logs['accuracy']:.4f}  "
+                f"val_acc {logs['val_accuracy']:.4f}"
+            )
+            if "public_accuracy" in logs:
+                line += f"  public_acc {logs['public_accuracy']:.4f}"
+            print(line, file=out, flush=True)
+
+    return EpochLog()
+
+
+def _resumable_early_stopping(patience, history):
+    import keras
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        """EarlyStopping that remembers the best epoch of the run before a restart."""
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            if history:
+                accs = [h["val_accuracy"] for h in history]
+                best = int(np.argmax(accs))
+                self.best = accs[best]
+                self.wait = len(accs) - 1 - best
+
+    return ResumableEarlyStopping(monitor="val_accuracy", mode="max", patience=patience)
+
+
+def train(builder, data, config, out=None):
+    """Trains builder()'s model on data with config; writes NAME.keras and NAME.json.
+
+    Returns:
+        The run record (the JSON content) as a dict.
+    """
+    import keras
+    import tensorflow as tf
+
+    out = out or sys.stdout
+    keras.utils.set_random_seed(config.seed)
+    run = RunDir(config.models_dir, config.name)
+    train_idx, val_idx = split_indices(data.y_train, config)
+    settings = {k: getattr(config, k) for k in _RESUME_KEYS} | {"data": data.fingerprint}
+    start_epoch = run.resume_epoch()
+    if start_epoch:
+        _check_resumable(run, settings)
+        print(f"resuming {config.name} from epoch {start_epoch}", file=out, flush=True)
+    else:
+        shutil.rmtree(run.path, ignore_errors=True)
+        run.path.mkdir(parents=True)
+        write_json(run.config, settings)
+    history = run.read_history()[:start_epoch]
+
+    model = builder()
+    model.compile(
+        optimizer=keras.optimizers.Adadelta(learning_rate=config.learning_rate, rho=config.rho),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    x, y = data.x_train, data.y_train
+    public_x, public_y = data.x_test[data.public], data.test_labels[data.public]
+    callbacks = [
+        _epoch_log_callback(
+            public_x,
+            public_y,
+            history[-1]["wall_seconds"] if history else 0.0,
+            config.epochs,
+            out,
+        ),
+        keras.callbacks.CSVLogger(str(run.history), append=True),
+        keras.callbacks.ModelCheckpoint(
+            str(run.best),
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=max((h["val_accuracy"] for h in history), default=None),
+        ),
+    ]
+    if config.patience:
+        callbacks.append(_resumable_early_stopping(config.patience, history))
+    callbacks.append(keras.callbacks.BackupAndRestore(str(run.backup), double_checkpoint=True))
+
+    model.fit(
+        make_dataset(x[train_idx], y[train_idx], config.batch_size, config.seed + start_epoch),
+        validation_data=make_dataset(x[val_idx], y[val_idx], 512),
+        epochs=config.epochs,
+        callbacks=callbacks,
+        shuffle=False,  # the dataset shuffles itself, seeded
+        verbose=1 if out.isatty() else 0,
+    )
+    history = run.read_history()
+    if run.best.exists():
+        model.load_weights(run.best)
+    record = _record(model, data, config, history, train_idx, val_idx)
+    record["devices"] = [d.device_type for d in tf.config.list_logical_devices()]
+    models_dir = Path(config.models_dir)
+    save_model_atomic(model, models_dir / f"{config.name}.keras")
+    write_json(models_dir / f"{config.name}.json", record)
+    shutil.rmtree(run.path, ignore_errors=True)
+    return record
+
+
+def _check_resumable(run, settings):
+    try:
+        saved = json.loads(run.config.read_text())
+    except (OSError, ValueError):
+        saved = None
+    if saved != settings:
+        diff = ", ".join(
+            f"{k} {saved.get(k)!r} -> {v!r}"
+            for k, v in settings.items()
+            if saved and saved.get(k) != v
+        )
+        raise InputError(
+            run.path,
+            f"an unfinished run with other settings ({diff or 'unreadable config'}); "
+            "use another --name or delete this folder",
+        )
+
+
+def _record(model, data, config, history, train_idx, val_idx):
+    import keras
+    import tensorflow as tf
+
+    from .models import count_params
+
+    accs = [h["val_accuracy"] for h in history]
+    best = int(np.argmax(accs)) if accs else None
+    public_acc = accuracy(model, data.x_test[data.public], data.test_labels[data.public])
+    val_acc = accuracy(model, data.x_train[val_idx], data.y_train[val_idx])
+    seconds = sum(h["epoch_seconds"] for h in history)
+    return {
+        "name": config.name,
+        "model": config.model,
+        "config": asdict(config),
+        "params": count_params(model),
+        "val_accuracy": val_acc,
+        "public_accuracy": public_acc,
+        "best_epoch": None if best is None else history[best]["epoch"],
+        "epochs_run": len(history),
+        "training_seconds": round(seconds, 1),
+        "seconds_per_epoch": round(seconds / len(history), 2) if history else None,
+        "history": history,
+        "split": {
+            "method": "stratified" if config.limit is None else "stratified subset",
+            "seed": config.seed,
+            "val_split": config.val_split,
+            "limit": config.limit,
+            "n_train": int(train_idx.size),
+            "n_val": int(val_idx.size),
+            "val_indices": val_idx.tolist(),
+        },
+        "data": {
+            "source": data.source,
+            "fingerprint": data.fingerprint,
+            "files": data.files,
+            "n_train_rows": int(data.y_train.size),
+            "n_test": int(data.test_ids.size),
+            "n_public": int(data.public.sum()),
+        },
+        "versions": {
+            "ferkit": __version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "python": platform.python_version(),
+        },
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }

@@ -1,0 +1,70 @@
+"""Tiny generated FER CSVs and helpers shared by the tests."""
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data" / "fer2013"
+
+
+def pixel_text(row):
+    return " ".join(str(int(v)) for v in row)
+
+
+def write_homework(folder, n_train=70, n_test=20, n_public=10, seed=0, gz=False):
+    """Writes train/test/public_labels CSVs; returns the arrays they hold."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    y = np.arange(n_train) % 7
+    x = rng.integers(0, 256, (n_train, 2304))
+    x_test = rng.integers(0, 256, (n_test, 2304))
+    public = rng.integers(0, 7, n_public)
+    train = "label,feature\n" + "".join(f"{label},{pixel_text(r)}\n" for label, r in zip(y, x))
+    test = "id,feature\n" + "".join(f"{i},{pixel_text(r)}\n" for i, r in enumerate(x_test))
+    suffix = ".csv.gz" if gz else ".csv"
+    for name, text in (("train", train), ("test", test)):
+        path = folder / f"{name}{suffix}"
+        if gz:
+            path.write_bytes(gzip.compress(text.encode()))
+        else:
+            path.write_text(text)
+    labels = "id,label\n" + "".join(f"{i},{v}\n" for i, v in enumerate(public))
+    (folder / "public_labels.csv").write_text(labels)
+    return {"x": x, "y": y, "x_test": x_test, "public": public}
+
+
+def write_kaggle(path, counts=(("Training", 30), ("PublicTest", 8), ("PrivateTest", 6)), seed=0):
+    """Writes a fer2013.csv with the given usage blocks; returns its rows."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for usage, n in counts:
+        for _ in range(n):
+            rows.append((int(rng.integers(0, 7)), rng.integers(0, 256, 2304), usage))
+    text = "emotion,pixels,Usage\n" + "".join(f"{e},{pixel_text(p)},{u}\n" for e, p, u in rows)
+    Path(path).write_text(text)
+    return rows
+
+
+@pytest.fixture
+def homework(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "data"
+    arrays = write_homework(folder)
+    return folder, arrays
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+
+
+needs_shared = pytest.mark.skipif(
+    not (SHARED_DATA / "train.csv.gz").exists(), reason="../shared/data/fer2013 is absent"
+)

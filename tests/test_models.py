@@ -1,0 +1,45 @@
+"""Reference builders: parameter counts, layer names, raw-pixel inputs."""
+
+import numpy as np
+import pytest
+
+from ferkit.models import BUILDERS, build_cnn, build_dnn, count_params
+
+
+def test_cnn_has_about_310k_parameters():
+    n = count_params(build_cnn())
+    assert abs(n - 309_664) / 309_664 < 0.05
+
+
+def test_dnn_matches_cnn_within_one_percent():
+    cnn, dnn = count_params(build_cnn()), count_params(build_dnn())
+    assert abs(dnn - cnn) / cnn < 0.01
+
+
+def test_cnn_layout_and_names():
+    model = build_cnn()
+    names = [layer.name for layer in model.layers]
+    for name in ["rescale", "conv1", "conv2", "conv3", "pool3", "flatten", "logits", "probs"]:
+        assert name in names
+    assert [model.get_layer(f"conv{i}").kernel_size for i in (1, 2, 3)] == [(3, 3)] * 3
+    assert [model.get_layer(f"dense{i}").units for i in (1, 2, 3)] == [128, 64, 64]
+    assert model.get_layer("logits").units == 7
+    assert model.input_shape == (None, 48, 48, 1)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_models_take_raw_pixels_and_output_probabilities(name):
+    model = BUILDERS[name]()
+    x = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1), dtype=np.uint8)
+    probs = np.asarray(model(x, training=False))
+    assert probs.shape == (3, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+    # Rescaling lives in the model: 255 in becomes 1.0 after the first layer.
+    rescaled = model.get_layer("rescale")(np.full((1, 48, 48, 1), 255.0, np.float32))
+    np.testing.assert_allclose(np.asarray(rescaled), 1.0)
+
+
+def test_builders_are_pure():
+    a, b = build_cnn(), build_cnn()
+    assert a is not b and a.get_layer("conv1").kernel is not b.get_layer("conv1").kernel
+    assert not a.compiled

@@ -1,0 +1,84 @@
+"""Short training runs: files written, resume after a kill, submission from the model."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from conftest import ROOT, write_homework
+
+from ferkit.cli import predict_main, train_main
+
+
+def test_two_epoch_run_writes_model_json_and_figure(tmp_path, capsys):
+    write_homework(tmp_path / "d")
+    argv = ["--data", str(tmp_path / "d"), "--epochs", "2", "--name", "tiny"]
+    argv += ["--models-dir", str(tmp_path / "m"), "--figures-dir", str(tmp_path / "f")]
+    record = train_main("cnn", argv)
+    out = capsys.readouterr().out
+    assert "trainable parameters: cnn 310,743, dnn 310,807" in out
+    assert "epoch 2/2" in out and "public_acc" in out
+    assert (tmp_path / "m" / "tiny.keras").stat().st_size > 100_000
+    assert (tmp_path / "f" / "tiny_history.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "m" / "tiny.json").read_text())
+    assert saved == json.loads(json.dumps(record))
+    assert [h["epoch"] for h in saved["history"]] == [1, 2]
+    for key in ["val_accuracy", "public_accuracy", "epoch_seconds", "wall_seconds", "loss"]:
+        assert key in saved["history"][-1]
+    assert saved["params"] == 310_743 and saved["config"]["batch_size"] == 128
+    assert saved["data"]["fingerprint"] and saved["versions"]["tensorflow"]
+    assert len(saved["split"]["val_indices"]) == 7  # 10% of 70, stratified
+    assert 0 <= saved["public_accuracy"] <= 1 and saved["best_epoch"] in (1, 2)
+    assert not (tmp_path / "m" / "tiny.run").exists()  # scratch state cleaned up
+    assert not [p for p in (tmp_path / "m").iterdir() if p.name.startswith(".")]
+
+
+def test_saved_model_feeds_predict(tmp_path, capsys):
+    write_homework(tmp_path / "d")
+    m = tmp_path / "m"
+    train_main("dnn", ["--data", str(tmp_path / "d"), "--epochs", "1", "--models-dir", str(m)])
+    predict_main(
+        [
+            "--model",
+            str(m / "dnn.keras"),
+            "--data",
+            str(tmp_path / "d"),
+            "--out",
+            str(tmp_path / "s.csv"),
+        ]
+    )
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0] == "id,label" and len(lines) == 21
+    ids, labels = zip(*(map(int, ln.split(",")) for ln in lines[1:]))
+    assert list(ids) == list(range(20)) and set(labels) <= set(range(7))
+    assert "public accuracy" in capsys.readouterr().out
+
+
+def test_killed_run_resumes_from_its_last_epoch(tmp_path):
+    write_homework(tmp_path / "d", n_train=140)
+    cmd = [sys.executable, str(ROOT / "train_dnn.py"), "--data", str(tmp_path / "d")]
+    cmd += ["--epochs", "40", "--name", "r", "--models-dir", "m", "--figures-dir", "f"]
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    meta = tmp_path / "m" / "r.run" / "backup" / "training_metadata.json"
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while not meta.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert meta.exists(), "the run never saved a backup"
+    done = json.loads(meta.read_text())["epoch"]
+    assert 1 <= done < 40 and not (tmp_path / "m" / "r.keras").exists()
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"resuming r from epoch {done}" in result.stdout
+    assert f"epoch {done}/40" not in result.stdout and f"epoch {done + 1}/40" in result.stdout
+    record = json.loads((tmp_path / "m" / "r.json").read_text())
+    assert [h["epoch"] for h in record["history"]] == list(range(1, 41))
+    walls = [h["wall_seconds"] for h in record["history"]]
+    assert np.all(np.diff(walls) > 0)  # wall time carries over the restart
