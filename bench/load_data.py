@@ -1,0 +1,109 @@
+"""How fast FER2013's train.csv.gz loads: ferkit's parser and cache against the usual code.
+
+Prints a Markdown table and writes it to bench/results/load_data.md.
+Usage: python bench/load_data.py [--data DIR] [--repeat N]
+"""
+
+import argparse
+import gzip
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ferkit.csvio import read_key_pixel_csv  # noqa: E402
+
+
+def homework_loop(path):
+    """The usual homework loader: split every row in Python."""
+    labels, pixels = [], []
+    with gzip.open(path, "rt") as f:
+        next(f)
+        for line in f:
+            label, feature = line.split(",")
+            labels.append(int(label))
+            pixels.append(np.array(feature.split(), dtype=np.uint8))
+    return np.array(labels), np.stack(pixels)
+
+
+def pandas_split(path):
+    df = pd.read_csv(path)
+    pixels = np.array(df["feature"].str.split().tolist(), dtype=np.uint8)
+    return df["label"].to_numpy(), pixels
+
+
+def gunzip_only(path):
+    with gzip.open(path, "rb") as f:
+        return f.read()
+
+
+def fresh_process_load(data_dir, cache_home):
+    """Wall time of load_data() in a new process (imports excluded, cache as given)."""
+    code = (
+        "import time; t = time.perf_counter(); from ferkit.data import load_data; "
+        f"load_data({str(data_dir)!r}); print(time.perf_counter() - t)"
+    )
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache_home), PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return float(out.stdout.strip())
+
+
+def best_of(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=os.environ.get("FER_DATA", "data"))
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+    train = Path(args.data) / "train.csv.gz"
+    # Reference parse to check every method returns the same arrays.
+    keys, pixels = read_key_pixel_csv(train, ("label", "feature"))
+    for fn in (homework_loop, pandas_split):
+        k, px = fn(train)
+        assert np.array_equal(k, keys) and np.array_equal(px, pixels), fn.__name__
+    rows = [
+        ("gunzip only (floor for any parser)", best_of(lambda: gunzip_only(train), args.repeat)),
+        ("homework loop: split each row in Python", best_of(lambda: homework_loop(train), 1)),
+        ("pandas read_csv + str.split", best_of(lambda: pandas_split(train), 1)),
+        (
+            "ferkit, parse (no cache)",
+            best_of(lambda: read_key_pixel_csv(train, ("label", "feature")), args.repeat),
+        ),
+    ]
+    with tempfile.TemporaryDirectory() as cache:
+        first = fresh_process_load(args.data, cache)  # parses train+test, writes the cache
+        cached = min(fresh_process_load(args.data, cache) for _ in range(args.repeat))
+    rows.append(("ferkit load_data, first time (train + test, writes cache)", first))
+    rows.append(("ferkit load_data, cached (train + test)", cached))
+    table = [
+        f"Loading `train.csv.gz` (28,709 faces) on {os.cpu_count()} cores; best of "
+        f"{args.repeat} where cheap.",
+        "",
+        "| method | seconds |",
+        "| --- | ---: |",
+    ]
+    table += [f"| {name} | {sec:.2f} |" for name, sec in rows]
+    text = "\n".join(table) + "\n"
+    print(text)
+    out = ROOT / "bench" / "results" / "load_data.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

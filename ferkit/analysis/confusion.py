@@ -1,0 +1,34 @@
+"""Confusion matrices and per-class accuracy, via scikit-learn."""
+
+import numpy as np
+from sklearn.metrics import classification_report, confusion_matrix
+
+from .. import CLASS_NAMES
+
+
+def confusion_stats(y_true, y_pred):
+    """Counts, row-normalised matrix, per-class and overall accuracy."""
+    labels = np.arange(len(CLASS_NAMES))
+    counts = confusion_matrix(y_true, y_pred, labels=labels)
+    support = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalised = np.where(support[:, None] > 0, counts / support[:, None], 0.0)
+    return {
+        "counts": counts,
+        "normalised": normalised,
+        "per_class_accuracy": np.diag(normalised),
+        "support": support,
+        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
+    }
+
+
+def text_report(y_true, y_pred):
+    """scikit-learn's classification report with class names."""
+    return classification_report(
+        y_true,
+        y_pred,
+        labels=np.arange(len(CLASS_NAMES)),
+        target_names=CLASS_NAMES,
+        digits=3,
+        zero_division=0,
+    )

@@ -1,0 +1,127 @@
+"""Figures of analysis results: arrays in, matplotlib Figure out."""
+
+import math
+
+import numpy as np
+
+from .. import CLASS_NAMES
+from ..plotting import plt
+
+
+def plot_confusion(stats, title):
+    """Row-normalised confusion matrix with counts, class names and per-class accuracy."""
+    norm, counts = stats["normalised"], stats["counts"]
+    fig, ax = plt.subplots(figsize=(7.5, 6.5), layout="constrained")
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(norm.shape[0]):
+        for j in range(norm.shape[1]):
+            color = "white" if norm[i, j] > 0.6 else "black"
+            ax.text(j, i, f"{norm[i, j]:.2f}\n({counts[i, j]})", ha="center", va="center",
+                    fontsize=8, color=color)  # fmt: skip
+    rows = [f"{c} ({a:.2f})" for c, a in zip(CLASS_NAMES, stats["per_class_accuracy"])]
+    ax.set(xticks=range(len(CLASS_NAMES)), yticks=range(len(CLASS_NAMES)))
+    ax.set_xticklabels(CLASS_NAMES, rotation=45, ha="right")
+    ax.set_yticklabels(rows)
+    ax.set(xlabel="predicted", ylabel="true (per-class accuracy)")
+    ax.set_title(f"{title}: accuracy {stats['accuracy']:.3f}")
+    fig.colorbar(im, ax=ax, label="share of the true class")
+    return fig
+
+
+def _face(ax, image, title=None):
+    ax.imshow(np.asarray(image).squeeze(), cmap="gray", vmin=0, vmax=255)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def plot_saliency(faces, maps, captions, method):
+    """One row per face: the face, the heatmap (with a colour bar) and the overlay."""
+    n = len(faces)
+    fig, axes = plt.subplots(n, 3, figsize=(6.6, 2.1 * n), layout="constrained", squeeze=False)
+    for row, (face, heat, caption) in enumerate(zip(faces, maps, captions)):
+        _face(axes[row, 0], face, caption)
+        im = axes[row, 1].imshow(heat, cmap="jet", vmin=0, vmax=1)
+        axes[row, 1].set_axis_off()
+        fig.colorbar(im, ax=axes[row, 1], fraction=0.046, label="relevance")
+        _face(axes[row, 2], face)
+        axes[row, 2].imshow(heat, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+    axes[0, 1].set_title(f"{method} map", fontsize=9)
+    axes[0, 2].set_title("overlay", fontsize=9)
+    return fig
+
+
+def _grid(n, ncols, cell=1.0):
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(cell * ncols, cell * nrows + 0.5), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig, axes.flat
+
+
+def _stretch(image):
+    """Contrast-stretch for display: ascent pictures use only part of the range."""
+    lo, hi = np.percentile(image, [1, 99])
+    return np.clip((image - lo) / max(hi - lo, 1e-6), 0, 1) * 255
+
+
+def plot_filter_grid(images, activations, title, ncols=8):
+    """Gradient-ascent pictures of a layer's filters; dead filters are marked."""
+    fig, cells = _grid(len(images), ncols, cell=1.15)
+    for i, (ax, image, act) in enumerate(zip(cells, images, activations)):
+        _face(ax, _stretch(image))
+        ax.set_axis_on()
+        ax.set_title(f"{i}: {act:.2g}" + (" dead" if act <= 0 else ""), fontsize=6)
+    fig.suptitle(title + "  (filter: final mean activation)", fontsize=10)
+    return fig
+
+
+def plot_class_max(rows, title):
+    """rows: list of (label, start image or None, images (7, h, w), probabilities (7,))."""
+    n_cols = len(CLASS_NAMES) + 1
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.5 * n_cols, 1.9 * len(rows)),
+                             layout="constrained", squeeze=False)  # fmt: skip
+    for r, (label, start, images, probs) in enumerate(rows):
+        for ax in axes[r]:
+            ax.set_axis_off()
+        if start is not None:
+            _face(axes[r, 0], start, f"start: {label}")
+        for c, (image, p) in enumerate(zip(images, probs), start=1):
+            _face(axes[r, c], _stretch(image), f"{CLASS_NAMES[c - 1]}\np={p:.3f}")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_feature_maps(face, maps, layer, caption, ncols=8):
+    """All channels of one layer's output for one face, with the face in the first cell."""
+    channels = maps.shape[-1]
+    fig, cells = _grid(channels + 1, ncols, cell=1.1)
+    cells = list(cells)
+    _face(cells[0], face, caption)
+    cells[0].set_axis_on()
+    vmax = max(float(maps.max()), 1e-6)
+    for c in range(channels):
+        cells[c + 1].imshow(maps[..., c], cmap="viridis", vmin=0, vmax=vmax)
+        cells[c + 1].set_title(str(c), fontsize=6)
+    fig.suptitle(f"{layer}: {channels} channels (shared colour scale, max {vmax:.2g})", fontsize=10)
+    return fig
+
+
+def plot_compare(records):
+    """Validation accuracy against epoch and against wall-clock minutes, one line per run."""
+    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    for r in records:
+        h = r["history"]
+        acc = [e["val_accuracy"] for e in h]
+        label = f"{r['name']} ({r['params']:,} params)"
+        by_epoch.plot([e["epoch"] for e in h], acc, label=label)
+        by_time.plot([e["wall_seconds"] / 60 for e in h], acc, label=label)
+    by_epoch.set(xlabel="epoch", ylabel="validation accuracy", title="by epoch")
+    by_time.set(xlabel="wall-clock minutes", ylabel="validation accuracy", title="by time")
+    for ax in (by_epoch, by_time):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return fig

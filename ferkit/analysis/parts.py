@@ -1,0 +1,166 @@
+"""The parts of analyze.py: each returns (numbers for summary.json, [(file, Figure, caption)])."""
+
+import numpy as np
+
+from .. import CLASS_NAMES
+from ..predict import predict_probs
+from ..runs import load_record
+from . import figures
+from .ascent import class_ascent, filter_ascent, noise_images
+from .cli import ascent_config
+from .compare import compare_rows, format_rows
+from .confusion import confusion_stats, text_report
+from .features import conv_layer_names
+from .features import feature_maps as layer_outputs
+from .saliency import METHODS, saliency_maps
+
+
+def _stats_json(stats):
+    return {
+        "accuracy": stats["accuracy"],
+        "per_class_accuracy": dict(zip(CLASS_NAMES, stats["per_class_accuracy"].round(4).tolist())),
+        "matrix": stats["counts"].tolist(),
+        "matrix_normalised": stats["normalised"].round(4).tolist(),
+    }
+
+
+def confusion(ctx, args):
+    y_val = ctx.data.y_train[ctx.val_idx]
+    sets = {"validation": (y_val, ctx.val_pred)}
+    if ctx.data.has_public_labels:
+        public = ctx.data.public
+        pred = predict_probs(ctx.model, ctx.data.x_test[public]).argmax(axis=1)
+        sets["public"] = (ctx.data.test_labels[public], pred)
+    numbers, figs = {}, []
+    for name, (y_true, y_pred) in sets.items():
+        stats = confusion_stats(y_true, y_pred)
+        print(f"{ctx.run}, {name} ({len(y_true)} faces):\n{text_report(y_true, y_pred)}")
+        numbers[name] = _stats_json(stats)
+        fig = figures.plot_confusion(stats, f"{ctx.run}, {name}")
+        caption = (
+            f"Confusion matrix of {ctx.run} on the {name} set, accuracy {stats['accuracy']:.3f}."
+        )
+        figs.append((f"{ctx.run}_confusion_{name}.png", fig, caption))
+    return numbers, figs
+
+
+def pick_examples(ctx):
+    """One correct and one wrong validation face per class, in a seeded random order."""
+    order = np.random.default_rng(ctx.args.seed).permutation(ctx.val_idx.size)
+    y_val = ctx.data.y_train[ctx.val_idx]
+    chosen = []
+    for c in range(len(CLASS_NAMES)):
+        for correct in (True, False):
+            hits = [i for i in order if y_val[i] == c and (ctx.val_pred[i] == c) == correct]
+            if hits:
+                chosen.append(int(ctx.val_idx[hits[0]]))
+    return chosen
+
+
+def saliency(ctx, args):
+    rows = ctx.images(pick_examples(ctx))
+    faces = ctx.data.x_train[rows]
+    predicted = ctx.model_predict(rows)
+    methods = METHODS if args.all else (args.method,)
+    numbers = {"images": rows.tolist(), "true": ctx.data.y_train[rows].tolist()}
+    numbers["predicted"] = predicted.tolist()
+    figs = []
+    for method in methods:
+        if method == "gradcam" and not conv_layer_names(ctx.model):
+            print(f"[saliency] {ctx.run} has no convolution layer: skipping Grad-CAM")
+            continue
+        # Explain the predicted class: what made the model say what it said.
+        maps = saliency_maps(ctx.model, faces, predicted, method)
+        numbers[method] = {"mean_map": float(maps.mean())}
+        captions = [ctx.caption(int(i)) for i in rows]
+        fig = figures.plot_saliency(faces, maps, captions, method)
+        caption = (
+            f"{method} of {ctx.run}'s predicted class for one right and one wrong face per class."
+        )
+        figs.append((f"{ctx.run}_{method}.png", fig, caption))
+    return numbers, figs
+
+
+def filters(ctx, args):
+    layers = args.layers or conv_layer_names(ctx.model)
+    cfg = ascent_config(args, args.steps)
+    numbers, figs = {"config": cfg.__dict__}, []
+    for layer in layers:
+        images, final = filter_ascent(ctx.model, layer, cfg)
+        dead = int(np.sum(final <= 0))
+        numbers[layer] = {
+            "filters": int(len(final)),
+            "dead": dead,
+            "final_activation": final.round(5).tolist(),
+        }
+        title = f"{ctx.run} {layer}: {len(final)} filters, {dead} dead"
+        reg = "no regularisation" if args.no_reg else "jitter + total variation"
+        caption = f"Gradient ascent on {ctx.run}'s {layer} filters ({cfg.steps} steps, {reg}); {dead} stay dead."
+        figs.append(
+            (
+                f"{ctx.run}_filters_{layer}.png",
+                figures.plot_filter_grid(images, final, title),
+                caption,
+            )
+        )
+    return numbers, figs
+
+
+def class_max(ctx, args):
+    cfg = ascent_config(args, args.class_steps)
+    classes = np.arange(len(CLASS_NAMES))
+    shape = ctx.model.input_shape[1:]
+    start_row = int(ctx.images([_start_face(ctx)])[0])
+    face = ctx.data.x_train[start_row].astype(np.float32)
+    starts = {
+        "noise": noise_images(len(classes), shape, args.seed),
+        "face": np.repeat(face[None], len(classes), axis=0),
+    }
+    numbers, rows = {"start_image": start_row}, []
+    for name, start in starts.items():
+        images, probs = class_ascent(ctx.model, start, classes, cfg)
+        numbers[name] = dict(zip(CLASS_NAMES, probs.round(5).tolist()))
+        label = "noise" if name == "noise" else ctx.caption(start_row)
+        rows.append((label, start[0] if name == "face" else None, images, probs))
+    lowest = min(min(numbers[n].values()) for n in starts)
+    numbers["min_probability"] = lowest
+    fig = figures.plot_class_max(
+        rows, f"{ctx.run}: inputs maximising each class ({cfg.steps} steps)"
+    )
+    caption = f"Gradient ascent on each class of {ctx.run}, from noise and from a face; lowest p={lowest:.3f}."
+    return numbers, [(f"{ctx.run}_class_max.png", fig, caption)]
+
+
+def _start_face(ctx):
+    """A validation face the model calls neutral correctly (else any correct one)."""
+    y_val = ctx.data.y_train[ctx.val_idx]
+    order = np.random.default_rng(ctx.args.seed).permutation(ctx.val_idx.size)
+    correct = [i for i in order if ctx.val_pred[i] == y_val[i]] or list(order)
+    neutral = [i for i in correct if y_val[i] == CLASS_NAMES.index("neutral")]
+    return int(ctx.val_idx[(neutral or correct)[0]])
+
+
+def feature_maps(ctx, args):
+    layers = args.layers or conv_layer_names(ctx.model)
+    if not layers:
+        print(f"[feature-maps] {ctx.run} has no convolution layer: nothing to show")
+        return {"layers": {}}, []
+    row = int(ctx.images([_start_face(ctx)])[0])
+    outputs = layer_outputs(ctx.model, ctx.data.x_train[row : row + 1], layers)
+    numbers, figs = {"image": row, "layers": {}}, []
+    for layer, maps in outputs.items():
+        active = int(np.sum(maps[0].max(axis=(0, 1)) > 0))
+        numbers["layers"][layer] = {"channels": int(maps.shape[-1]), "active_channels": active}
+        fig = figures.plot_feature_maps(ctx.data.x_train[row], maps[0], layer, ctx.caption(row))
+        caption = f"{ctx.run} {layer} outputs for face #{row}: {active} of {maps.shape[-1]} channels active."
+        figs.append((f"{ctx.run}_features_{layer}.png", fig, caption))
+    return numbers, figs
+
+
+def compare(ctx, args):
+    records = [load_record(path) for path in args.compare_runs]
+    rows = compare_rows(records)
+    print(format_rows(rows))
+    names = " vs ".join(r["name"] for r in records)
+    caption = f"{names}: validation accuracy by epoch and by wall-clock time."
+    return {"rows": rows}, [("compare.png", figures.plot_compare(records), caption)]
