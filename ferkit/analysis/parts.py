@@ -95,7 +95,10 @@ def filters(ctx, args):
         }
         title = f"{ctx.run} {layer}: {len(final)} filters, {dead} dead"
         reg = "no regularisation" if args.no_reg else "jitter + total variation"
-        caption = f"Gradient ascent on {ctx.run}'s {layer} filters ({cfg.steps} steps, {reg}); {dead} stay dead."
+        caption = (
+            f"Gradient ascent on {ctx.run}'s {layer} filters ({cfg.steps} steps, {reg}); "
+            f"{dead} stay dead."
+        )
         figs.append(
             (
                 f"{ctx.run}_filters_{layer}.png",
@@ -127,7 +130,10 @@ def class_max(ctx, args):
     fig = figures.plot_class_max(
         rows, f"{ctx.run}: inputs maximising each class ({cfg.steps} steps)"
     )
-    caption = f"Gradient ascent on each class of {ctx.run}, from noise and from a face; lowest p={lowest:.3f}."
+    caption = (
+        f"Gradient ascent on each class of {ctx.run}, from noise and from a face; "
+        f"lowest p={lowest:.3f}."
+    )
     return numbers, [(f"{ctx.run}_class_max.png", fig, caption)]
 
 
@@ -152,7 +158,10 @@ def feature_maps(ctx, args):
         active = int(np.sum(maps[0].max(axis=(0, 1)) > 0))
         numbers["layers"][layer] = {"channels": int(maps.shape[-1]), "active_channels": active}
         fig = figures.plot_feature_maps(ctx.data.x_train[row], maps[0], layer, ctx.caption(row))
-        caption = f"{ctx.run} {layer} outputs for face #{row}: {active} of {maps.shape[-1]} channels active."
+        caption = (
+            f"{ctx.run} {layer} outputs for face #{row}: "
+            f"{active} of {maps.shape[-1]} channels active."
+        )
         figs.append((f"{ctx.run}_features_{layer}.png", fig, caption))
     return numbers, figs
 
