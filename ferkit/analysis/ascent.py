@@ -4,7 +4,7 @@ A whole batch is optimised at once: image i maximises filter i (or class i), so 
 filters of a layer cost one forward/backward pass per step instead of one each.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
@@ -22,6 +22,7 @@ class AscentConfig:
         jitter: random shift of up to this many pixels before each step; 0 disables.
         tv: total-variation weight, as a share of each step spent smoothing; 0 disables.
         seed: seeds the starting noise and the jitter.
+        clip: keep pixels in 0-255, the range of real faces; off lets the ascent leave it.
     """
 
     steps: int = 64
@@ -30,9 +31,10 @@ class AscentConfig:
     jitter: int = 2
     tv: float = 0.3
     seed: int = 0
+    clip: bool = True
 
     def without_regularisation(self):
-        return AscentConfig(self.steps, self.step_size, self.normalize, 0, 0.0, self.seed)
+        return replace(self, jitter=0, tv=0.0)
 
 
 def noise_images(n, shape, seed):
@@ -53,7 +55,7 @@ def _rms_normalise(g):
 
 
 def ascend(objective, start, config):
-    """Maximises objective(x) -> (n,) per image from start (n, h, w, 1), pixels kept in 0-255.
+    """Maximises objective(x) -> (n,) per image from start (n, h, w, 1).
 
     Returns:
         The final images as float32 (n, h, w, 1).
@@ -75,7 +77,9 @@ def ascend(objective, start, config):
             tv_grad = tape.gradient(tv, x)
             tv_grad = _rms_normalise(tv_grad) if config.normalize else tv_grad
             grad = (1 - config.tv) * grad - config.tv * tv_grad
-        x.assign(tf.clip_by_value(x + config.step_size * grad, 0.0, 255.0))
+        x.assign_add(config.step_size * grad)
+        if config.clip:
+            x.assign(tf.clip_by_value(x, 0.0, 255.0))
 
     for _ in range(config.steps):
         step()

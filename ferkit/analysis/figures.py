@@ -36,19 +36,32 @@ def _face(ax, image, title=None):
         ax.set_title(title, fontsize=8)
 
 
-def plot_saliency(faces, maps, captions, method):
-    """One row per face: the face, the heatmap (with a colour bar) and the overlay."""
-    n = len(faces)
-    fig, axes = plt.subplots(n, 3, figsize=(6.6, 2.1 * n), layout="constrained", squeeze=False)
-    for row, (face, heat, caption) in enumerate(zip(faces, maps, captions)):
-        _face(axes[row, 0], face, caption)
-        im = axes[row, 1].imshow(heat, cmap="jet", vmin=0, vmax=1)
-        axes[row, 1].set_axis_off()
-        fig.colorbar(im, ax=axes[row, 1], fraction=0.046, label="relevance")
-        _face(axes[row, 2], face)
-        axes[row, 2].imshow(heat, cmap="jet", alpha=0.45, vmin=0, vmax=1)
-    axes[0, 1].set_title(f"{method} map", fontsize=9)
-    axes[0, 2].set_title("overlay", fontsize=9)
+def plot_saliency(faces, maps, captions, method, per_row=2):
+    """Face, heatmap and overlay for each face, `per_row` faces a row; None leaves a gap."""
+    rows = math.ceil(len(faces) / per_row)
+    fig, axes = plt.subplots(
+        rows, 3 * per_row, figsize=(4.2 * per_row + 0.8, 1.55 * rows + 0.5), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
+    for ax in axes.flat:
+        ax.set_axis_off()
+    im = None
+    for k, (face, heat, caption) in enumerate(zip(faces, maps, captions)):
+        if face is None:
+            continue
+        row, col = divmod(k, per_row)
+        a_face, a_heat, a_over = axes[row, 3 * col : 3 * col + 3]
+        _face(a_face, face)
+        a_face.set_axis_on()
+        a_face.set_ylabel(caption, fontsize=7)
+        im = a_heat.imshow(heat, cmap="jet", vmin=0, vmax=1)
+        _face(a_over, face)
+        a_over.imshow(heat, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+    if im is not None:
+        fig.colorbar(im, ax=axes, fraction=0.02, label="relevance (normalised per face)")
+    fig.suptitle(
+        f"{method}: face, map, overlay (label: true -> predicted, training row)", fontsize=9
+    )
     return fig
 
 

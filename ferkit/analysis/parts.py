@@ -45,25 +45,31 @@ def confusion(ctx, args):
 
 
 def pick_examples(ctx):
-    """One correct and one wrong validation face per class, in a seeded random order."""
+    """Per class, one correct and one wrong validation face (None where there is none),
+    in a seeded random order."""
     order = np.random.default_rng(ctx.args.seed).permutation(ctx.val_idx.size)
     y_val = ctx.data.y_train[ctx.val_idx]
     chosen = []
     for c in range(len(CLASS_NAMES)):
         for correct in (True, False):
-            hits = [i for i in order if y_val[i] == c and (ctx.val_pred[i] == c) == correct]
-            if hits:
-                chosen.append(int(ctx.val_idx[hits[0]]))
+            hits = (i for i in order if y_val[i] == c and (ctx.val_pred[i] == c) == correct)
+            hit = next(hits, None)
+            chosen.append(None if hit is None else int(ctx.val_idx[hit]))
     return chosen
 
 
 def saliency(ctx, args):
-    rows = ctx.images(pick_examples(ctx))
+    slots = list(args.images) if args.images else pick_examples(ctx)
+    rows = np.array([i for i in slots if i is not None])
     faces = ctx.data.x_train[rows]
     predicted = ctx.model_predict(rows)
     methods = METHODS if args.all else (args.method,)
     numbers = {"images": rows.tolist(), "true": ctx.data.y_train[rows].tolist()}
     numbers["predicted"] = predicted.tolist()
+    captions = [
+        f"{CLASS_NAMES[ctx.data.y_train[i]]} -> {CLASS_NAMES[p]}\n#{i}"
+        for i, p in zip(rows, predicted)
+    ]
     figs = []
     for method in methods:
         if method == "gradcam" and not conv_layer_names(ctx.model):
@@ -72,10 +78,12 @@ def saliency(ctx, args):
         # Explain the predicted class: what made the model say what it said.
         maps = saliency_maps(ctx.model, faces, predicted, method)
         numbers[method] = {"mean_map": float(maps.mean())}
-        captions = [ctx.caption(int(i)) for i in rows]
-        fig = figures.plot_saliency(faces, maps, captions, method)
+        it = iter(zip(faces, maps, captions))
+        placed = [(None, None, None) if s is None else next(it) for s in slots]
+        fig = figures.plot_saliency(*zip(*placed), method)
         caption = (
-            f"{method} of {ctx.run}'s predicted class for one right and one wrong face per class."
+            f"{method} of {ctx.run}'s predicted class; rows are classes, "
+            "left a correctly and right a wrongly classified validation face."
         )
         figs.append((f"{ctx.run}_{method}.png", fig, caption))
     return numbers, figs
