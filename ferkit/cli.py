@@ -145,27 +145,3 @@ def train_main(model_name, argv=None):
 
 
 __all__ = ["InputError", "add_data_arg", "load_data", "parser", "train_main"]
-
-
-@exit_on_input_error
-def predict_main(argv=None):
-    """Entry point of predict.py: a Kaggle submission for the test faces."""
-    from .predict import known_accuracies, predict_probs, write_submission
-    from .runs import load_model
-
-    p = parser("Predict the test faces with a saved model and write a Kaggle submission.")
-    p.add_argument("--model", default="models/cnn.keras", help="a saved .keras model")
-    add_data_arg(p)
-    p.add_argument("--out", default="submission.csv", help="submission CSV to write (id,label)")
-    p.add_argument("--batch-size", type=int, default=512)
-    args = p.parse_args(argv)
-    data = load_data(args.data)
-    if data.test_ids.size == 0:
-        raise InputError(args.data, "no test faces (test.csv, test.csv.gz or Kaggle test rows)")
-    import_tensorflow_quietly()
-    model = load_model(args.model)
-    predicted = predict_probs(model, data.x_test, args.batch_size).argmax(axis=1)
-    write_submission(args.out, data.test_ids, predicted)
-    print(f"wrote {args.out}: {predicted.size} predictions")
-    for part, (acc, n) in known_accuracies(data, predicted).items():
-        print(f"{part} accuracy {acc:.4f} on {n} labelled test faces")

@@ -7,9 +7,10 @@ import sys
 import pytest
 from conftest import ROOT, write_homework, write_kaggle
 
-from ferkit.cli import predict_main, train_main
+from ferkit.cli import train_main
 from ferkit.data import load_data
 from ferkit.errors import InputError
+from ferkit.predict_cli import predict_main
 
 
 def replace_line(path, lineno, edit):

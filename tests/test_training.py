@@ -10,7 +10,8 @@ import time
 import numpy as np
 from conftest import ROOT, write_homework
 
-from ferkit.cli import predict_main, train_main
+from ferkit.cli import train_main
+from ferkit.predict_cli import predict_main
 
 
 def test_two_epoch_run_writes_model_json_and_figure(tmp_path, capsys):

@@ -1,0 +1,156 @@
+"""predict.py: a Kaggle submission for the test faces, or emotions of faces in photos."""
+
+import json
+import sys
+from pathlib import Path
+
+from . import CLASS_NAMES
+from .cli import add_data_arg, import_tensorflow_quietly, load_data, parser
+from .errors import InputError, exit_on_input_error
+
+_FACE_COLUMNS = ["image", "face", "x", "y", "w", "h", "label", "probability"] + [
+    f"p_{c}" for c in CLASS_NAMES
+]
+
+
+def build_parser():
+    p = parser(
+        "Predict with a saved model: with no IMAGE, write a Kaggle submission for the test "
+        "faces of --data; with IMAGE files or folders (or --demo), find and classify faces."
+    )
+    p.add_argument("inputs", nargs="*", metavar="IMAGE", help="photos or folders of photos")
+    p.add_argument("--model", default="models/cnn.keras", help="a saved .keras model")
+    add_data_arg(p)
+    p.add_argument(
+        "--out",
+        help="submission CSV (default submission.csv); for photos a folder (default predictions/)",
+    )
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--demo", action="store_true", help="run on matplotlib's sample portrait")
+    p.add_argument("--margin", type=float, default=0.1, help="crop margin around each face box")
+    p.add_argument(
+        "--webcam", action="store_true", help="live camera (needs a GUI build of OpenCV)"
+    )
+    return p
+
+
+@exit_on_input_error
+def predict_main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.inputs or args.demo or args.webcam:
+        import_tensorflow_quietly()
+        from .runs import load_model
+
+        model = load_model(args.model)
+        if args.webcam:
+            return webcam(model, args)
+        return predict_photos(args, model)
+    return predict_dataset(args)
+
+
+def predict_dataset(args):
+    from .predict import known_accuracies, predict_probs, write_submission
+    from .runs import load_model
+
+    data = load_data(args.data)
+    if data.test_ids.size == 0:
+        raise InputError(args.data, "no test faces (test.csv, test.csv.gz or Kaggle test rows)")
+    import_tensorflow_quietly()
+    model = load_model(args.model)
+    predicted = predict_probs(model, data.x_test, args.batch_size).argmax(axis=1)
+    out = args.out or "submission.csv"
+    write_submission(out, data.test_ids, predicted)
+    print(f"wrote {out}: {predicted.size} predictions")
+    for part, (acc, n) in known_accuracies(data, predicted).items():
+        print(f"{part} accuracy {acc:.4f} on {n} labelled test faces")
+
+
+def predict_photos(args, model):
+    """predict.py on image files and folders: annotated copies plus faces.csv/.json."""
+    import cv2
+    import pandas as pd
+
+    from .photos import (
+        PhotoResult,
+        annotate,
+        cascade,
+        demo_image,
+        expand_inputs,
+        faces_in_image,
+        read_image,
+        result_rows,
+    )
+    from .predict import predict_probs
+    from .runs import atomic_write_text
+
+    out = Path(args.out or "predictions")
+    inputs = expand_inputs(args.inputs) + ([demo_image()] if args.demo else [])
+    detector, results, failed, written = cascade(), [], 0, set()
+    for path in inputs:
+        try:
+            image = read_image(path)
+        except InputError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        boxes, crops = faces_in_image(image, detector, args.margin)
+        probs = predict_probs(model, crops) if len(crops) else []
+        results.append(PhotoResult(path, boxes, list(probs)))
+        out.mkdir(parents=True, exist_ok=True)
+        target = _unique(out / f"{path.stem}_annotated{path.suffix.lower() or '.png'}", written)
+        cv2.imwrite(str(target), annotate(image, boxes, probs))
+        results[-1].annotated = target
+        if not boxes:
+            print(f"{path}: no face found")
+        for box, p in zip(boxes, probs):
+            print(f"{path}: face at {box}: {CLASS_NAMES[int(p.argmax())]} ({p.max():.2f})")
+    rows = result_rows(results)
+    if results:
+        atomic_write_text(out / "faces.json", json.dumps(rows, indent=1) + "\n")
+        atomic_write_text(
+            out / "faces.csv", pd.DataFrame(rows, columns=_FACE_COLUMNS).to_csv(index=False)
+        )
+        print(f"wrote {out}/: {len(rows)} face(s) in {len(results)} image(s)")
+    if failed:
+        sys.exit(2)
+
+
+def webcam(model, args):
+    """Live camera: boxes and labels on every frame until q is pressed."""
+    import cv2
+
+    from .photos import annotate, cascade, faces_in_image
+    from .predict import predict_probs
+
+    camera = cv2.VideoCapture(0)
+    if not camera.isOpened():
+        raise InputError("camera 0", "OpenCV cannot open a camera")
+    detector = cascade()
+    try:
+        while True:
+            ok, frame = camera.read()
+            if not ok:
+                break
+            boxes, crops = faces_in_image(frame, detector, args.margin)
+            probs = predict_probs(model, crops) if len(crops) else []
+            try:
+                cv2.imshow("ferkit (q quits)", annotate(frame, boxes, probs))
+            except cv2.error:
+                raise InputError(
+                    "webcam", "this OpenCV has no GUI: pip install opencv-python"
+                ) from None
+            if cv2.waitKey(1) & 0xFF == ord("q"):
+                break
+    finally:
+        camera.release()
+        cv2.destroyAllWindows()
+
+
+def _unique(path, taken):
+    """path, or path with a counter when an earlier image of this run had its name."""
+    candidate, n = path, 1
+    while candidate in taken:
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    taken.add(candidate)
+    return candidate
