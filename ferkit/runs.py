@@ -58,13 +58,20 @@ def load_record(json_path):
 
 
 def load_model(model_path):
-    """Loads a .keras model without compiling; corrupt files are an InputError."""
+    """Loads a .keras model (uncompiled), a .tflite file or an exported SavedModel folder;
+    a missing or corrupt file is an InputError."""
     import keras
+
+    from .export import SavedModel, TFLiteModel
 
     path = Path(model_path)
     if not path.exists():
         raise InputError(path, "no such file")
     try:
+        if path.suffix == ".tflite":
+            return TFLiteModel(path)
+        if path.is_dir():
+            return SavedModel(path)
         return keras.saving.load_model(path, compile=False)
     except Exception as err:  # noqa: BLE001 - Keras raises many types for bad files
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
