@@ -76,13 +76,20 @@ def train_parser(model_name):
     p.add_argument("--rho", type=float, default=d.rho, help="Adadelta rho")
     p.add_argument("--models-dir", default=d.models_dir)
     p.add_argument("--figures-dir", default="figures")
+    p.add_argument(
+        "--distribute",
+        choices=("mirrored",),
+        help="MirroredStrategy over all GPUs (or the --cpu-devices); --batch-size is the "
+        "global batch",
+    )
+    p.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices")
     return p
 
 
 def check_args(p, args):
     if not 0 < args.val_split < 1:
         p.error("--val-split must be between 0 and 1")
-    for flag in ("epochs", "batch_size", "limit", "patience"):
+    for flag in ("epochs", "batch_size", "limit", "patience", "cpu_devices"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             p.error(f"--{flag.replace('_', '-')} must be positive")
@@ -108,14 +115,28 @@ def train_main(model_name, argv=None):
         learning_rate=args.lr,
         rho=args.rho,
         models_dir=args.models_dir,
+        distribute=args.distribute,
     )
     if args.limit is not None and args.limit < 2 * 7:
         p.error("--limit must be at least 14")
     data = load_data(args.data)
     import_tensorflow_quietly()
+    from .distribute import describe, make_strategy, split_cpu
+
+    if args.cpu_devices:
+        split_cpu(args.cpu_devices)
+    strategy = make_strategy(args.distribute)
     from .models import BUILDERS, count_params
     from .plotting import plot_history
     from .training import train
+
+    replicas = strategy.num_replicas_in_sync
+    if args.batch_size % replicas:
+        p.error(f"--batch-size {args.batch_size} does not split evenly over {replicas} replicas")
+    print(
+        f"{describe(strategy)} (global batch {args.batch_size}, "
+        f"{args.batch_size // replicas} per replica)"
+    )
 
     counts = {
         name: count_params(build()) for name, build in BUILDERS.items() if name in ("cnn", "dnn")
@@ -126,7 +147,7 @@ def train_main(model_name, argv=None):
         flush=True,
     )
     try:
-        record = train(BUILDERS[model_name], data, config)
+        record = train(BUILDERS[model_name], data, config, strategy=strategy)
     except KeyboardInterrupt:
         print(f"\ninterrupted: run the same command again to resume {args.name}", file=sys.stderr)
         sys.exit(130)

@@ -4,6 +4,7 @@ import json
 import platform
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class TrainConfig:
     learning_rate: float = 1.0
     rho: float = 0.95
     models_dir: str = "models"
+    distribute: str | None = None
 
 
 def split_indices(labels, config):
@@ -43,12 +45,15 @@ def split_indices(labels, config):
         rng = np.random.default_rng(config.seed)
         idx = np.sort(rng.choice(labels.size, config.limit, replace=False))
     counts = np.bincount(labels[idx])
-    stratify = counts[counts > 0].min() >= 2
+    classes = np.count_nonzero(counts)
+    n_val = int(np.ceil(config.val_split * idx.size))
+    # Stratifying needs two rows of every class and room for each class on both sides.
+    stratify = counts[counts > 0].min() >= 2 and classes <= n_val <= idx.size - classes
     if stratify:
         tr, va = validation_split(labels[idx], config.val_split, config.seed)
-    else:  # too few rows of some class to stratify (tiny --limit smoke runs)
+    else:  # too few rows to stratify (tiny --limit smoke runs)
         perm = np.random.default_rng(config.seed).permutation(idx.size)
-        n_val = max(1, int(round(config.val_split * idx.size)))
+        n_val = max(1, n_val)
         tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
     return idx[tr], idx[va]
 
@@ -152,8 +157,16 @@ def _resumable_early_stopping(patience, history):
     return ResumableEarlyStopping(monitor="val_accuracy", mode="max", patience=patience)
 
 
-def train(builder, data, config, out=None):
+def train(builder, data, config, out=None, strategy=None):
     """Trains builder()'s model on data with config; writes NAME.keras and NAME.json.
+
+    Args:
+        builder: returns an uncompiled model.
+        data: a FERData.
+        config: a TrainConfig.
+        out: where progress lines go (default stdout).
+        strategy: a tf.distribute strategy (default: TensorFlow's, one device). Under
+            multi-worker training only the chief writes the run's files.
 
     Returns:
         The run record (the JSON content) as a dict.
@@ -161,9 +174,13 @@ def train(builder, data, config, out=None):
     import keras
     import tensorflow as tf
 
+    from .distribute import worker_id
+
     out = out or sys.stdout
+    strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(config.seed)
-    run = RunDir(config.models_dir, config.name)
+    chief, task = worker_id()
+    run = RunDir(config.models_dir if chief else tempfile.mkdtemp(), config.name)
     train_idx, val_idx = split_indices(data.y_train, config)
     settings = {k: getattr(config, k) for k in _RESUME_KEYS} | {"data": data.fingerprint}
     start_epoch = run.resume_epoch()
@@ -176,12 +193,13 @@ def train(builder, data, config, out=None):
         write_json(run.config, settings)
     history = run.read_history()[:start_epoch]
 
-    model = builder()
-    model.compile(
-        optimizer=keras.optimizers.Adadelta(learning_rate=config.learning_rate, rho=config.rho),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    with strategy.scope():
+        model = builder()
+        model.compile(
+            optimizer=keras.optimizers.Adadelta(learning_rate=config.learning_rate, rho=config.rho),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     x, y = data.x_train, data.y_train
     public_x, public_y = data.x_test[data.public], data.test_labels[data.public]
     callbacks = [
@@ -219,7 +237,11 @@ def train(builder, data, config, out=None):
         model.load_weights(run.best)
     record = _record(model, data, config, history, train_idx, val_idx)
     record["devices"] = [d.device_type for d in tf.config.list_logical_devices()]
-    models_dir = Path(config.models_dir)
+    record["strategy"] = {
+        "name": type(strategy).__name__,
+        "replicas": strategy.num_replicas_in_sync,
+    }
+    models_dir = Path(config.models_dir if chief else run.path.parent)
     save_model_atomic(model, models_dir / f"{config.name}.keras")
     write_json(models_dir / f"{config.name}.json", record)
     shutil.rmtree(run.path, ignore_errors=True)
