@@ -127,7 +127,7 @@ def train_main(model_name, argv=None):
         split_cpu(args.cpu_devices)
     strategy = make_strategy(args.distribute)
     from .models import BUILDERS, count_params
-    from .plotting import plot_history
+    from .plotting import plot_history, plt
     from .training import train
 
     replicas = strategy.num_replicas_in_sync
@@ -156,6 +156,7 @@ def train_main(model_name, argv=None):
     )
     Path(args.figures_dir).mkdir(parents=True, exist_ok=True)
     fig.savefig(Path(args.figures_dir) / f"{args.name}_history.png", dpi=100)
+    plt.close(fig)
     summary = (
         f"{args.name}: val accuracy {record['val_accuracy']:.4f} (epoch {record['best_epoch']})"
     )

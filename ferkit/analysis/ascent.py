@@ -71,6 +71,11 @@ def ascend(objective, start, config):
             gain = tf.reduce_sum(objective(shifted))
             tv = _total_variation(x) if config.tv > 0 else 0.0
         grad = tape.gradient(gain, x)
+        if config.clip:
+            # Pixels pinned at 0 or 255 that want to go further would only waste the
+            # normalised step; drop those components (projected gradient ascent).
+            pinned = ((x <= 0.0) & (grad < 0)) | ((x >= 255.0) & (grad > 0))
+            grad = tf.where(pinned, tf.zeros_like(grad), grad)
         if config.normalize:
             grad = _rms_normalise(grad)
         if config.tv > 0:

@@ -104,6 +104,7 @@ def analyze_main(argv=None):
     needs_model = [part for part in chosen if part != "compare"]
     ctx = _context(args) if needs_model else None
     import_tensorflow_quietly()
+    from ..plotting import plt
     from . import parts as part_functions
 
     figures.mkdir(parents=True, exist_ok=True)
@@ -113,6 +114,7 @@ def analyze_main(argv=None):
         entries = []
         for name, fig, caption in figs:
             fig.savefig(figures / name, dpi=110)
+            plt.close(fig)
             entries.append({"file": name, "caption": caption})
         numbers["figures"] = entries
         numbers["seconds"] = round(time.perf_counter() - start, 2)
