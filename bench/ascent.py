@@ -12,8 +12,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+
+from report import publish  # noqa: E402
 
 from ferkit.analysis.ascent import AscentConfig, filter_ascent, noise_images  # noqa: E402
 from ferkit.runs import load_model  # noqa: E402
@@ -48,11 +51,7 @@ def main():
         "",
         f"Speed-up: {single / batched:.1f}x.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = ROOT / "bench" / "results" / "ascent.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    publish("ascent", lines)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from report import publish  # noqa: E402
 
 from ferkit.csvio import read_key_pixel_csv  # noqa: E402
 
@@ -98,11 +101,7 @@ def main():
         "| --- | ---: |",
     ]
     table += [f"| {name} | {sec:.2f} |" for name, sec in rows]
-    text = "\n".join(table) + "\n"
-    print(text)
-    out = ROOT / "bench" / "results" / "load_data.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    publish("load_data", table)
 
 
 if __name__ == "__main__":
