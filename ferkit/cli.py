@@ -133,10 +133,9 @@ def train_main(model_name, argv=None):
     replicas = strategy.num_replicas_in_sync
     if args.batch_size % replicas:
         p.error(f"--batch-size {args.batch_size} does not split evenly over {replicas} replicas")
-    print(
-        f"{describe(strategy)} (global batch {args.batch_size}, "
-        f"{args.batch_size // replicas} per replica)"
-    )
+    if args.distribute:
+        per_replica = args.batch_size // replicas
+        print(f"{describe(strategy)} (global batch {args.batch_size}, {per_replica} per replica)")
 
     counts = {
         name: count_params(build()) for name, build in BUILDERS.items() if name in ("cnn", "dnn")

@@ -29,7 +29,8 @@ def results_table(json_paths):
             r["name"],
             r["model"],
             f"{r['params']:,}",
-            f"{r['epochs_run']} ({r['best_epoch']})",
+            f"{r['epochs_run']} ({r['best_epoch']})"
+            + ("" if r.get("finished", True) else " so far"),
             _pct(r["val_accuracy"]),
             _pct(r["public_accuracy"]),
             r["config"].get("patience") or "-",

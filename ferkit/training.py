@@ -140,6 +140,22 @@ def _epoch_log_callback(public_x, public_y, prior_seconds, total_epochs, out):
     return EpochLog()
 
 
+def _snapshot_callback(save, read_history, best_so_far):
+    import keras
+
+    class Snapshot(keras.callbacks.Callback):
+        """Keeps models/NAME.keras and .json at the best epoch so far: an unfinished run
+        is usable, and its numbers visible, while it trains or after it was stopped."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            nonlocal best_so_far
+            if best_so_far is None or logs["val_accuracy"] > best_so_far:
+                best_so_far = logs["val_accuracy"]
+                save(read_history(), finished=False)
+
+    return Snapshot()
+
+
 def _resumable_early_stopping(patience, history):
     import keras
 
@@ -202,6 +218,7 @@ def train(builder, data, config, out=None, strategy=None):
         )
     x, y = data.x_train, data.y_train
     public_x, public_y = data.x_test[data.public], data.test_labels[data.public]
+    best_so_far = max((h["val_accuracy"] for h in history), default=None)
     callbacks = [
         _epoch_log_callback(
             public_x,
@@ -217,9 +234,23 @@ def train(builder, data, config, out=None, strategy=None):
             mode="max",
             save_best_only=True,
             save_weights_only=True,
-            initial_value_threshold=max((h["val_accuracy"] for h in history), default=None),
+            initial_value_threshold=best_so_far,
         ),
     ]
+    models_dir = Path(config.models_dir if chief else run.path.parent)
+
+    def save(history, finished):
+        record = _record(model, data, config, history, train_idx, val_idx, finished)
+        record["devices"] = [d.device_type for d in tf.config.list_logical_devices()]
+        record["strategy"] = {
+            "name": type(strategy).__name__,
+            "replicas": strategy.num_replicas_in_sync,
+        }
+        save_model_atomic(model, models_dir / f"{config.name}.keras")
+        write_json(models_dir / f"{config.name}.json", record)
+        return record
+
+    callbacks.append(_snapshot_callback(save, run.read_history, best_so_far))
     if config.patience:
         callbacks.append(_resumable_early_stopping(config.patience, history))
     callbacks.append(keras.callbacks.BackupAndRestore(str(run.backup), double_checkpoint=True))
@@ -232,18 +263,9 @@ def train(builder, data, config, out=None, strategy=None):
         shuffle=False,  # the dataset shuffles itself, seeded
         verbose=1 if out.isatty() else 0,
     )
-    history = run.read_history()
     if run.best.exists():
         model.load_weights(run.best)
-    record = _record(model, data, config, history, train_idx, val_idx)
-    record["devices"] = [d.device_type for d in tf.config.list_logical_devices()]
-    record["strategy"] = {
-        "name": type(strategy).__name__,
-        "replicas": strategy.num_replicas_in_sync,
-    }
-    models_dir = Path(config.models_dir if chief else run.path.parent)
-    save_model_atomic(model, models_dir / f"{config.name}.keras")
-    write_json(models_dir / f"{config.name}.json", record)
+    record = save(run.read_history(), finished=True)
     shutil.rmtree(run.path, ignore_errors=True)
     return record
 
@@ -266,7 +288,8 @@ def _check_resumable(run, settings):
         )
 
 
-def _record(model, data, config, history, train_idx, val_idx):
+def _record(model, data, config, history, train_idx, val_idx, finished=True):
+    """The run's JSON record for the model as it is now (its best weights)."""
     import keras
     import tensorflow as tf
 
@@ -274,12 +297,16 @@ def _record(model, data, config, history, train_idx, val_idx):
 
     accs = [h["val_accuracy"] for h in history]
     best = int(np.argmax(accs)) if accs else None
-    public_acc = accuracy(model, data.x_test[data.public], data.test_labels[data.public])
-    val_acc = accuracy(model, data.x_train[val_idx], data.y_train[val_idx])
+    if finished or best is None:
+        public_acc = accuracy(model, data.x_test[data.public], data.test_labels[data.public])
+        val_acc = accuracy(model, data.x_train[val_idx], data.y_train[val_idx])
+    else:  # a snapshot at the best epoch: its logs measured this very model
+        val_acc, public_acc = accs[best], history[best].get("public_accuracy")
     seconds = sum(h["epoch_seconds"] for h in history)
     return {
         "name": config.name,
         "model": config.model,
+        "finished": finished,
         "config": asdict(config),
         "params": count_params(model),
         "val_accuracy": val_acc,

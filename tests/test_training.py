@@ -74,12 +74,16 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path):
     proc.wait()
     assert meta.exists(), "the run never saved a backup"
     done = json.loads(meta.read_text())["epoch"]
-    assert 1 <= done < 40 and not (tmp_path / "m" / "r.keras").exists()
+    assert 1 <= done < 40
+    snapshot = json.loads((tmp_path / "m" / "r.json").read_text())  # best epoch so far
+    assert snapshot["finished"] is False and snapshot["epochs_run"] >= snapshot["best_epoch"]
+    assert (tmp_path / "m" / "r.keras").exists()
     result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert f"resuming r from epoch {done}" in result.stdout
     assert f"epoch {done}/40" not in result.stdout and f"epoch {done + 1}/40" in result.stdout
     record = json.loads((tmp_path / "m" / "r.json").read_text())
+    assert record["finished"] is True
     assert [h["epoch"] for h in record["history"]] == list(range(1, 41))
     walls = [h["wall_seconds"] for h in record["history"]]
     assert np.all(np.diff(walls) > 0)  # wall time carries over the restart
