@@ -93,6 +93,8 @@ def check_args(p, args):
         value = getattr(args, flag)
         if value is not None and value < 1:
             p.error(f"--{flag.replace('_', '-')} must be positive")
+    if args.limit is not None and args.limit < 14:
+        p.error("--limit must be at least 14 (two faces of each class)")
 
 
 @exit_on_input_error
@@ -117,8 +119,6 @@ def train_main(model_name, argv=None):
         models_dir=args.models_dir,
         distribute=args.distribute,
     )
-    if args.limit is not None and args.limit < 2 * 7:
-        p.error("--limit must be at least 14")
     data = load_data(args.data)
     import_tensorflow_quietly()
     from .distribute import describe, make_strategy, split_cpu
@@ -141,10 +141,8 @@ def train_main(model_name, argv=None):
         name: count_params(build()) for name, build in BUILDERS.items() if name in ("cnn", "dnn")
     }
     print("trainable parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    print(
-        f"training {args.name} ({model_name}) on {data.source}: {data.y_train.size} rows",
-        flush=True,
-    )
+    rows = f"{args.limit} of {data.y_train.size}" if args.limit else f"{data.y_train.size}"
+    print(f"training {args.name} ({model_name}) on {data.source}: {rows} rows", flush=True)
     try:
         record = train(BUILDERS[model_name], data, config, strategy=strategy)
     except KeyboardInterrupt:
