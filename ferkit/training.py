@@ -14,6 +14,7 @@ import numpy as np
 from . import __version__
 from .data import validation_split
 from .errors import InputError
+from .predict import predict_probs
 from .runs import save_model_atomic, write_json
 
 # Settings that must match for an interrupted run to be resumed.
@@ -68,11 +69,11 @@ def make_dataset(x, y, batch_size, shuffle_seed=None):
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def accuracy(model, x, y, batch_size=512):
+def accuracy(model, x, y):
+    """Share of faces x whose predicted class is y; None when there are none."""
     if len(x) == 0:
         return None
-    probs = model.predict(x, batch_size=batch_size, verbose=0)
-    return float(np.mean(np.argmax(probs, axis=1) == y))
+    return float(np.mean(predict_probs(model, x).argmax(axis=1) == y))
 
 
 class RunDir:
