@@ -33,7 +33,7 @@ class Context:
 
     def caption(self, i):
         pred = self.model_predict(np.array([i]))[0]
-        return f"#{i} true {CLASS_NAMES[self.data.y_train[i]]}, pred {CLASS_NAMES[pred]}"
+        return f"#{i} true {CLASS_NAMES[self.data.y_train[i]]}\npred {CLASS_NAMES[pred]}"
 
     def model_predict(self, rows):
         from ..predict import predict_probs
@@ -42,7 +42,7 @@ class Context:
 
 
 def build_parser():
-    from .ascent import AscentConfig
+    from .config import AscentConfig
 
     d = AscentConfig()
     p = parser("Explain a trained model: confusion matrix, saliency, filters, class images.")
@@ -82,7 +82,7 @@ def build_parser():
 
 
 def ascent_config(args, steps):
-    from .ascent import AscentConfig
+    from .config import AscentConfig
 
     cfg = AscentConfig(
         steps, args.step_size, not args.no_normalize, args.jitter, args.tv, args.seed

@@ -67,9 +67,8 @@ def plot_saliency(faces, maps, captions, method, per_row=2):
 
 def _grid(n, ncols, cell=1.0):
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(cell * ncols, cell * nrows + 0.5), squeeze=False
-    )
+    size = (cell * ncols, cell * nrows + 0.5)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.set_axis_off()
     return fig, axes.flat
@@ -117,9 +116,10 @@ def plot_feature_maps(face, maps, layer, caption, ncols=8):
     cells[0].set_axis_on()
     vmax = max(float(maps.max()), 1e-6)
     for c in range(channels):
-        cells[c + 1].imshow(maps[..., c], cmap="viridis", vmin=0, vmax=vmax)
+        im = cells[c + 1].imshow(maps[..., c], cmap="viridis", vmin=0, vmax=vmax)
         cells[c + 1].set_title(str(c), fontsize=6)
-    fig.suptitle(f"{layer}: {channels} channels (shared colour scale, max {vmax:.2g})", fontsize=10)
+    fig.colorbar(im, ax=cells, fraction=0.02, label="activation")
+    fig.suptitle(f"{layer}: {channels} channels, one colour scale", fontsize=10)
     return fig
 
 
