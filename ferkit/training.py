@@ -199,7 +199,15 @@ def train(builder, data, config, out=None, strategy=None):
     chief, task = worker_id()
     run = RunDir(config.models_dir if chief else tempfile.mkdtemp(), config.name)
     train_idx, val_idx = split_indices(data.y_train, config)
-    settings = {k: getattr(config, k) for k in _RESUME_KEYS} | {"data": data.fingerprint}
+    with strategy.scope():
+        model = builder()
+        model.compile(
+            optimizer=keras.optimizers.Adadelta(learning_rate=config.learning_rate, rho=config.rho),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    settings = {k: getattr(config, k) for k in _RESUME_KEYS}
+    settings |= {"data": data.fingerprint, "architecture": architecture_id(model)}
     start_epoch = run.resume_epoch()
     if start_epoch:
         _check_resumable(run, settings)
@@ -209,14 +217,6 @@ def train(builder, data, config, out=None, strategy=None):
         run.path.mkdir(parents=True)
         write_json(run.config, settings)
     history = run.read_history()[:start_epoch]
-
-    with strategy.scope():
-        model = builder()
-        model.compile(
-            optimizer=keras.optimizers.Adadelta(learning_rate=config.learning_rate, rho=config.rho),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
     x, y = data.x_train, data.y_train
     public_x, public_y = data.x_test[data.public], data.test_labels[data.public]
     best_so_far = max((h["val_accuracy"] for h in history), default=None)
@@ -271,17 +271,24 @@ def train(builder, data, config, out=None, strategy=None):
     return record
 
 
+def architecture_id(model):
+    """A short hash of the model's full configuration (layers, sizes, dropout rates)."""
+    import hashlib
+
+    return hashlib.sha256(model.to_json().encode()).hexdigest()[:16]
+
+
 def _check_resumable(run, settings):
     try:
         saved = json.loads(run.config.read_text())
     except (OSError, ValueError):
         saved = None
-    if saved != settings:
-        diff = ", ".join(
-            f"{k} {saved.get(k)!r} -> {v!r}"
-            for k, v in settings.items()
-            if saved and saved.get(k) != v
-        )
+    # Runs started before a setting was recorded are checked on the others.
+    mismatched = (
+        {} if saved is None else {k: v for k, v in settings.items() if k in saved and saved[k] != v}
+    )
+    if saved is None or mismatched:
+        diff = ", ".join(f"{k} {saved.get(k)!r} -> {v!r}" for k, v in mismatched.items())
         raise InputError(
             run.path,
             f"an unfinished run with other settings ({diff or 'unreadable config'}); "

@@ -87,3 +87,31 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path):
     assert [h["epoch"] for h in record["history"]] == list(range(1, 41))
     walls = [h["wall_seconds"] for h in record["history"]]
     assert np.all(np.diff(walls) > 0)  # wall time carries over the restart
+
+
+def test_resume_refuses_a_different_architecture(tmp_path):
+    import functools
+
+    import pytest
+
+    from ferkit.data import load_data
+    from ferkit.errors import InputError
+    from ferkit.models import build_cnn
+    from ferkit.training import TrainConfig, architecture_id, train
+
+    write_homework(tmp_path / "d")
+    data = load_data(tmp_path / "d")
+    config = TrainConfig(name="r", epochs=2, models_dir=str(tmp_path / "m"))
+    run = tmp_path / "m" / "r.run"
+    (run / "backup").mkdir(parents=True)
+    (run / "backup" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    settings = {
+        "model": "cnn", "batch_size": 128, "seed": 0, "val_split": 0.1, "limit": None,
+        "learning_rate": 1.0, "rho": 0.95, "data": data.fingerprint,
+        "architecture": architecture_id(build_cnn()),
+    }  # fmt: skip
+    (run / "config.json").write_text(json.dumps(settings))
+    lighter = functools.partial(build_cnn, conv_dropout=(0.1, 0.1, 0.1))
+    with pytest.raises(InputError, match="other settings \\(architecture '"):
+        train(lighter, data, config)
+    assert (run / "backup" / "training_metadata.json").exists()  # nothing was touched
