@@ -87,12 +87,23 @@ class RunDir:
         self.config = self.path / "config.json"
 
     def resume_epoch(self):
-        """Epochs completed by an interrupted run, or 0 when there is none."""
+        """Epochs completed by an interrupted run, or 0 when there is none.
+
+        A run killed while BackupAndRestore wrote its epoch counter leaves that file
+        corrupt; the previous epoch's copies (double_checkpoint) then take its place.
+        """
         meta = self.backup / "training_metadata.json"
-        try:
-            return int(json.loads(meta.read_text())["epoch"])
-        except (OSError, ValueError, KeyError):
-            return 0
+        for source in (meta, meta.with_name(meta.name + ".bkp")):
+            try:
+                epoch = int(json.loads(source.read_text())["epoch"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if source != meta:
+                weights = self.backup / "latest.weights.h5"
+                shutil.copyfile(weights.with_name(weights.name + ".bkp"), weights)
+                shutil.copyfile(source, meta)
+            return epoch
+        return 0
 
     def read_history(self):
         import pandas as pd

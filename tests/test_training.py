@@ -12,6 +12,7 @@ from conftest import ROOT, write_homework
 
 from ferkit.cli import train_main
 from ferkit.predict_cli import predict_main
+from ferkit.training import RunDir
 
 
 def test_two_epoch_run_writes_model_json_and_figure(tmp_path, capsys):
@@ -67,13 +68,20 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path):
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+
+    def saved_an_epoch():
+        try:
+            return json.loads(meta.read_text())["epoch"] >= 1
+        except (OSError, ValueError):
+            return False
+
     deadline = time.time() + 120
-    while not meta.exists() and time.time() < deadline and proc.poll() is None:
+    while not saved_an_epoch() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(signal.SIGKILL)  # at any moment, even halfway through writing
     proc.wait()
     assert meta.exists(), "the run never saved a backup"
-    done = json.loads(meta.read_text())["epoch"]
+    done = RunDir(tmp_path / "m", "r").resume_epoch()
     assert 1 <= done < 40
     snapshot = json.loads((tmp_path / "m" / "r.json").read_text())  # best epoch so far
     assert snapshot["finished"] is False and snapshot["epochs_run"] >= snapshot["best_epoch"]
@@ -115,3 +123,17 @@ def test_resume_refuses_a_different_architecture(tmp_path):
     with pytest.raises(InputError, match="other settings \\(architecture '"):
         train(lighter, data, config)
     assert (run / "backup" / "training_metadata.json").exists()  # nothing was touched
+
+
+def test_a_corrupt_epoch_counter_falls_back_to_the_previous_epoch(tmp_path):
+    run = RunDir(tmp_path, "r")
+    run.backup.mkdir(parents=True)
+    meta = run.backup / "training_metadata.json"
+    meta.write_text('{"epo')  # killed halfway through writing epoch 5
+    (run.backup / "training_metadata.json.bkp").write_text('{"epoch": 4, "batch": 0}')
+    (run.backup / "latest.weights.h5").write_bytes(b"epoch 5, half written")
+    (run.backup / "latest.weights.h5.bkp").write_bytes(b"epoch 4")
+    assert run.resume_epoch() == 4
+    assert json.loads(meta.read_text())["epoch"] == 4
+    assert (run.backup / "latest.weights.h5").read_bytes() == b"epoch 4"
+    assert RunDir(tmp_path, "none").resume_epoch() == 0
