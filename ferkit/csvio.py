@@ -85,6 +85,19 @@ def check_columns(path, names, expected):
     raise InputError(path, f"{'; '.join(parts)} (header '{found}', expected '{want}')", 1)
 
 
+def body_lines(path, text, columns):
+    """The data lines of a small CSV whose header must be `columns`; trailing blank lines
+    are dropped and a file without data rows is an InputError."""
+    lines = text.replace(b"\r\n", b"\n").split(b"\n")
+    check_columns(path, header_columns(lines[0]), columns)
+    body = lines[1:]
+    while body and not body[-1].strip():
+        body.pop()
+    if not body:
+        raise InputError(path, "no data rows after the header")
+    return body
+
+
 def read_key_pixel_csv(path, columns, raw=None, chunks=None):
     """Reads a CSV with header `columns` (key, pixels).
 
@@ -194,12 +207,12 @@ def _raise_first_bad_line(path, lines, key_name):
         if len(fields) != 2:
             raise InputError(path, f"expected 2 fields, found {len(fields)}", lineno)
         key, pixels = fields[0].strip(), fields[1].split()
-        if not _is_int(key):
+        if not is_int(key):
             raise InputError(path, f"{key_name} '{key}' is not an integer", lineno)
         if len(pixels) != NUM_PIXELS:
             raise InputError(path, f"expected {NUM_PIXELS} pixels, found {len(pixels)}", lineno)
         for j, tok in enumerate(pixels):
-            if not _is_int(tok):
+            if not is_int(tok):
                 raise InputError(path, f"pixel {j + 1} '{tok}' is not an integer", lineno)
 
 
@@ -210,5 +223,6 @@ def _parse_slow(lines):
     return keys, pixels
 
 
-def _is_int(token):
+def is_int(token):
+    """True for an optionally negative ASCII integer."""
     return token.isascii() and token.lstrip("-").isdigit()

@@ -10,9 +10,9 @@ import numpy as np
 from . import IMAGE_SIZE, NUM_CLASSES, NUM_PIXELS
 from .cache import cached
 from .csvio import (
-    check_columns,
+    body_lines,
     decompressed_chunks,
-    header_columns,
+    is_int,
     read_key_pixel_csv,
     read_raw,
     read_text,
@@ -147,13 +147,7 @@ def _load_kaggle(path, use_cache):
 def _parse_kaggle(path, raw):
     """Parses emotion,pixels,Usage; returns (label * 3 + usage index, pixels)."""
     text = b"".join(decompressed_chunks(path, raw))
-    lines = text.replace(b"\r\n", b"\n").split(b"\n")
-    check_columns(path, header_columns(lines[0]), ("emotion", "pixels", "Usage"))
-    body = lines[1:]
-    while body and not body[-1].strip():
-        body.pop()
-    if not body:
-        raise InputError(path, "no data rows after the header")
+    body = body_lines(path, text, ("emotion", "pixels", "Usage"))
     usage = np.empty(len(body), np.int64)
     rows = [b"emotion,pixels"]
     for i, line in enumerate(body):
@@ -205,13 +199,7 @@ def _apply_public_labels(path, test_ids, test_labels, files):
 
 def read_int_table(path, text, columns):
     """Parses a small all-integer CSV with header `columns` into an (n, k) int64 array."""
-    lines = text.replace(b"\r\n", b"\n").split(b"\n")
-    check_columns(path, header_columns(lines[0]), columns)
-    body = lines[1:]
-    while body and not body[-1].strip():
-        body.pop()
-    if not body:
-        raise InputError(path, "no data rows after the header")
+    body = body_lines(path, text, columns)
     out = np.empty((len(body), len(columns)), np.int64)
     for i, line in enumerate(body):
         fields = line.decode("ascii", "replace").split(",")
@@ -219,7 +207,7 @@ def read_int_table(path, text, columns):
             raise InputError(path, f"expected {len(columns)} fields, found {len(fields)}", i + 2)
         for j, (name, value) in enumerate(zip(columns, fields)):
             value = value.strip()
-            if not (value.isascii() and value.lstrip("-").isdigit()):
+            if not is_int(value):
                 raise InputError(path, f"{name} '{value}' is not an integer", i + 2)
             out[i, j] = int(value)
     return out

@@ -47,7 +47,16 @@ def export_savedmodel(model, path):
     return path
 
 
-class TFLiteModel:
+class _Exported:
+    """What predict_probs needs of a model: __call__ on a batch, and predict."""
+
+    output_shape = (None, 7)
+
+    def predict(self, x, batch_size=512, verbose=0):
+        return np.concatenate([self(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+class TFLiteModel(_Exported):
     """Runs a .tflite file with the Keras model's calling conventions used here."""
 
     def __init__(self, path):
@@ -73,21 +82,14 @@ class TFLiteModel:
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output["index"])
 
-    def predict(self, x, batch_size=512, verbose=0):
-        return np.concatenate([self(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
-
-class SavedModel:
+class SavedModel(_Exported):
     """Runs an exported SavedModel's `serve` signature."""
 
     def __init__(self, path):
         import tensorflow as tf
 
         self.loaded = tf.saved_model.load(str(path))
-        self.output_shape = (None, 7)
 
     def __call__(self, x, training=False):
         return self.loaded.serve(np.asarray(x, np.float32)).numpy()
-
-    def predict(self, x, batch_size=512, verbose=0):
-        return np.concatenate([self(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
