@@ -6,3 +6,5 @@ IMAGE_SIZE = 48
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 
 __version__ = "0.1.0"
+# Architectures the trainers can build (ferkit.models.BUILDERS), listed without Keras.
+ARCHITECTURES = ("cnn", "dnn", "vgg", "fast")

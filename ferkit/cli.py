@@ -53,12 +53,14 @@ def add_data_arg(p):
 def train_parser(model_name):
     d = TrainConfig()
     p = parser(
-        f"Train the reference {model_name.upper()} on FER2013 (Adadelta, the report's recipe)."
+        f"Train a model on FER2013; by default the reference {model_name.upper()} with the "
+        "report's recipe (Adadelta 1.0, batch 128, 200 epochs)."
     )
     add_data_arg(p)
-    p.add_argument("--name", default=model_name, help="run name: models/NAME.keras and .json")
-    p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument(
+        "--name",
+        help="run name: models/NAME.keras and .json (default: --model, or --recipe if given)",
+    )
     p.add_argument(
         "--seed", type=int, default=d.seed, help="seeds the split, weights, shuffling, dropout"
     )
@@ -72,10 +74,9 @@ def train_parser(model_name):
         default=None,
         help="stop after N epochs without a better val accuracy",
     )
-    p.add_argument("--lr", type=float, default=d.learning_rate, help="Adadelta learning rate")
-    p.add_argument("--rho", type=float, default=d.rho, help="Adadelta rho")
     p.add_argument("--models-dir", default=d.models_dir)
     p.add_argument("--figures-dir", default="figures")
+    _add_recipe_args(p, model_name)
     p.add_argument(
         "--distribute",
         choices=("mirrored",),
@@ -86,39 +87,126 @@ def train_parser(model_name):
     return p
 
 
+def _add_recipe_args(p, model_name):
+    """Flags that override the recipe; left out of args when not given."""
+    from . import ARCHITECTURES
+    from .augment import PARTS, PRESETS
+    from .optim import OPTIMIZERS, SCHEDULES
+    from .recipes import RECIPES
+
+    d = TrainConfig()
+    g = p.add_argument_group(
+        "recipe", "settings of the chosen recipe; any flag given overrides it (shown: reference)"
+    )
+    hide = argparse.SUPPRESS
+    g.add_argument("--recipe", choices=tuple(RECIPES), default="reference", help="named recipe")
+    g.add_argument(
+        "--model", choices=ARCHITECTURES, default=hide, help=f"architecture ({model_name})"
+    )
+    g.add_argument("--epochs", type=int, default=hide, help=f"maximum epochs ({d.epochs})")
+    g.add_argument("--batch-size", type=int, default=hide, help=f"({d.batch_size})")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, default=hide, help=f"({d.optimizer})")
+    g.add_argument(
+        "--lr",
+        type=float,
+        default=hide,
+        help=f"(peak) learning rate ({d.learning_rate:g}; each optimizer has its own default)",
+    )
+    g.add_argument("--rho", type=float, default=hide, help=f"Adadelta rho ({d.rho})")
+    g.add_argument("--weight-decay", type=float, default=hide, help="AdamW weight decay (0)")
+    g.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=hide,
+        help="learning-rate schedule; onecycle: linear warm-up then cosine (constant)",
+    )
+    g.add_argument(
+        "--augment",
+        default=hide,
+        help=f"preset ({', '.join(PRESETS)}) or comma list of {', '.join(PARTS)} (none)",
+    )
+    g.add_argument("--label-smoothing", type=float, default=hide, help="(0)")
+    g.add_argument("--mixup", type=float, default=hide, help="MixUp alpha, 0 is off (0)")
+    g.add_argument(
+        "--class-weight",
+        choices=("none", "balanced", "sqrt"),
+        default=hide,
+        help="weight the loss against class imbalance (none)",
+    )
+    g.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default=hide,
+        help="bfloat16: Keras mixed precision (fast on CPUs with AMX/AVX512-BF16) (float32)",
+    )
+
+
+# argparse destination -> TrainConfig field, for the recipe flags.
+_RECIPE_FLAGS = {
+    "model": "model",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "optimizer": "optimizer",
+    "lr": "learning_rate",
+    "rho": "rho",
+    "weight_decay": "weight_decay",
+    "schedule": "schedule",
+    "augment": "augment",
+    "label_smoothing": "label_smoothing",
+    "mixup": "mixup",
+    "class_weight": "class_weight",
+    "precision": "precision",
+}
+
+
 def check_args(p, args):
     if not 0 < args.val_split < 1:
         p.error("--val-split must be between 0 and 1")
     for flag in ("epochs", "batch_size", "limit", "patience", "cpu_devices"):
-        value = getattr(args, flag)
+        value = getattr(args, flag, None)
         if value is not None and value < 1:
             p.error(f"--{flag.replace('_', '-')} must be positive")
     if args.limit is not None and args.limit < 14:
         p.error("--limit must be at least 14 (two faces of each class)")
+    for flag in ("lr", "weight_decay", "label_smoothing", "mixup"):
+        value = getattr(args, flag, None)
+        if value is not None and value < 0:
+            p.error(f"--{flag.replace('_', '-')} must not be negative")
+    if getattr(args, "label_smoothing", 0) >= 1:
+        p.error("--label-smoothing must be below 1")
+
+
+def resolve_config(p, args, model_name):
+    """The run's TrainConfig from the script's model, the recipe and the flags given."""
+    from .augment import parse_augment
+    from .recipes import resolve
+
+    flags = {field: getattr(args, dest, None) for dest, field in _RECIPE_FLAGS.items()}
+    config = resolve(model_name, args.recipe, **flags)
+    try:
+        parse_augment(config.augment)
+    except ValueError as e:
+        p.error(f"--augment: {e}")
+    config.name = args.name or (config.model if args.recipe == "reference" else args.recipe)
+    config.seed, config.val_split, config.limit = args.seed, args.val_split, args.limit
+    config.patience, config.models_dir, config.distribute = (
+        args.patience,
+        args.models_dir,
+        args.distribute,
+    )
+    return config
 
 
 @exit_on_input_error
 def train_main(model_name, argv=None):
     """Entry point of train_cnn.py / train_dnn.py: they differ only in model_name."""
+    import functools
     from pathlib import Path
 
     p = train_parser(model_name)
     args = p.parse_args(argv)
     check_args(p, args)
-    config = TrainConfig(
-        name=args.name,
-        model=model_name,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        val_split=args.val_split,
-        limit=args.limit,
-        patience=args.patience,
-        learning_rate=args.lr,
-        rho=args.rho,
-        models_dir=args.models_dir,
-        distribute=args.distribute,
-    )
+    config = resolve_config(p, args, model_name)
     data = load_data(args.data)
     import_tensorflow_quietly()
     from .distribute import describe, make_strategy, split_cpu
@@ -126,40 +214,45 @@ def train_main(model_name, argv=None):
     if args.cpu_devices:
         split_cpu(args.cpu_devices)
     strategy = make_strategy(args.distribute)
+    from .augment import parse_augment
     from .models import BUILDERS, count_params
     from .plotting import plot_history, plt
     from .training import train
 
     replicas = strategy.num_replicas_in_sync
-    if args.batch_size % replicas:
-        p.error(f"--batch-size {args.batch_size} does not split evenly over {replicas} replicas")
+    if config.batch_size % replicas:
+        p.error(f"--batch-size {config.batch_size} does not split evenly over {replicas} replicas")
     if args.distribute:
-        per_replica = args.batch_size // replicas
-        print(f"{describe(strategy)} (global batch {args.batch_size}, {per_replica} per replica)")
+        per_replica = config.batch_size // replicas
+        print(f"{describe(strategy)} (global batch {config.batch_size}, {per_replica} per replica)")
 
-    counts = {
-        name: count_params(build()) for name, build in BUILDERS.items() if name in ("cnn", "dnn")
-    }
+    names = dict.fromkeys(("cnn", "dnn", config.model))
+    counts = {name: count_params(BUILDERS[name]()) for name in names}
     print("trainable parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     rows = f"{args.limit} of {data.y_train.size}" if args.limit else f"{data.y_train.size}"
-    print(f"training {args.name} ({model_name}) on {data.source}: {rows} rows", flush=True)
+    print(
+        f"training {config.name} ({config.model}, recipe {config.recipe}) on {data.source}: "
+        f"{rows} rows",
+        flush=True,
+    )
+    builder = functools.partial(BUILDERS[config.model], augment=parse_augment(config.augment))
     try:
-        record = train(BUILDERS[model_name], data, config, strategy=strategy)
+        record = train(builder, data, config, strategy=strategy)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: run the same command again to resume {args.name}", file=sys.stderr)
+        print(f"\ninterrupted: run the same command again to resume {config.name}", file=sys.stderr)
         sys.exit(130)
     fig = plot_history(
-        record["history"], title=f"{args.name}: best val {record['val_accuracy']:.3f}"
+        record["history"], title=f"{config.name}: best val {record['val_accuracy']:.3f}"
     )
     Path(args.figures_dir).mkdir(parents=True, exist_ok=True)
-    fig.savefig(Path(args.figures_dir) / f"{args.name}_history.png", dpi=100)
+    fig.savefig(Path(args.figures_dir) / f"{config.name}_history.png", dpi=100)
     plt.close(fig)
     summary = (
-        f"{args.name}: val accuracy {record['val_accuracy']:.4f} (epoch {record['best_epoch']})"
+        f"{config.name}: val accuracy {record['val_accuracy']:.4f} (epoch {record['best_epoch']})"
     )
     if record["public_accuracy"] is not None:
         summary += f", public accuracy {record['public_accuracy']:.4f}"
-    print(summary + f"; saved {args.models_dir}/{args.name}.keras")
+    print(summary + f"; saved {args.models_dir}/{config.name}.keras")
     return record
 
 

@@ -5,8 +5,32 @@ import numpy as np
 from .runs import atomic_write_text
 
 
-def predict_probs(model, x, batch_size=512):
-    """Class probabilities (n, 7) for raw uint8 faces (n, 48, 48, 1)."""
+def tta_views(x, shifts=False):
+    """Test-time views of faces x (n, 48, 48, 1): the faces and their mirror images and,
+    for models trained with shifts, both moved 3 pixels up, down, left and right (the
+    border repeats its edge, as the training shifts do)."""
+    views = [x, x[:, :, ::-1]]
+    if shifts:
+        d = 3
+        for v in views[:2]:
+            padded = np.pad(v, ((0, 0), (d, d), (d, d), (0, 0)), mode="edge")
+            h, w = v.shape[1:3]
+            for dy, dx in ((0, d), (2 * d, d), (d, 0), (d, 2 * d)):
+                views.append(padded[:, dy : dy + h, dx : dx + w])
+    return views
+
+
+def predict_probs(model, x, batch_size=512, tta=False):
+    """Class probabilities (n, 7) for raw uint8 faces (n, 48, 48, 1).
+
+    Args:
+        tta: average over tta_views (shifted views only for a model trained with shifts).
+    """
+    if tta:
+        from .augment import trained_with
+
+        views = tta_views(np.asarray(x), trained_with(model, "shift"))
+        return np.mean([predict_probs(model, v, batch_size) for v in views], axis=0)
     if len(x) == 0:
         return np.zeros((0, model.output_shape[-1]), np.float32)
     # Calling the model directly skips predict()'s per-call set-up, which dominates

@@ -26,6 +26,12 @@ def build_parser():
         help="submission CSV (default submission.csv); for photos a folder (default predictions/)",
     )
     p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: average over mirrored (and, for models trained with "
+        "shifts, shifted) views",
+    )
     p.add_argument("--demo", action="store_true", help="run on matplotlib's sample portrait")
     p.add_argument("--margin", type=float, default=0.1, help="crop margin around each face box")
     p.add_argument(
@@ -57,7 +63,7 @@ def predict_dataset(args):
         raise InputError(args.data, "no test faces (test.csv, test.csv.gz or Kaggle test rows)")
     import_tensorflow_quietly()
     model = load_model(args.model)
-    predicted = predict_probs(model, data.x_test, args.batch_size).argmax(axis=1)
+    predicted = predict_probs(model, data.x_test, args.batch_size, args.tta).argmax(axis=1)
     out = args.out or "submission.csv"
     write_submission(out, data.test_ids, predicted)
     print(f"wrote {out}: {predicted.size} predictions")
@@ -94,7 +100,7 @@ def predict_photos(args, model):
             failed += 1
             continue
         boxes, crops = faces_in_image(image, detector, args.margin)
-        probs = predict_probs(model, crops) if len(crops) else []
+        probs = predict_probs(model, crops, tta=args.tta) if len(crops) else []
         results.append(PhotoResult(path, boxes, list(probs)))
         out.mkdir(parents=True, exist_ok=True)
         target = _unique(out / f"{path.stem}_annotated{path.suffix.lower() or '.png'}", written)
@@ -132,7 +138,7 @@ def webcam(model, args):
             if not ok:
                 break
             boxes, crops = faces_in_image(frame, detector, args.margin)
-            probs = predict_probs(model, crops) if len(crops) else []
+            probs = predict_probs(model, crops, tta=args.tta) if len(crops) else []
             try:
                 cv2.imshow("ferkit (q quits)", annotate(frame, boxes, probs))
             except cv2.error:

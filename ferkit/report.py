@@ -18,9 +18,9 @@ def _pct(value):
 def results_table(json_paths):
     """A Markdown table: one row per saved run."""
     rows = [
-        "| run | model | parameters | epochs (best) | val accuracy | public accuracy "
-        "| patience | s/epoch | training time |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| run | model | recipe | parameters | epochs (best) | val accuracy "
+        "| public accuracy | patience | s/epoch | training time |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for path in sorted(json_paths):
         r = json.loads(Path(path).read_text())
@@ -28,6 +28,7 @@ def results_table(json_paths):
         cells = [
             r["name"],
             r["model"],
+            r["config"].get("recipe") or "reference",
             f"{r['params']:,}",
             f"{r['epochs_run']} ({r['best_epoch']})"
             + ("" if r.get("finished", True) else " so far"),

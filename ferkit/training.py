@@ -11,14 +11,31 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import NUM_CLASSES, __version__
 from .data import validation_split
 from .errors import InputError
+from .optim import plateau_callback
 from .predict import predict_probs
 from .runs import save_model_atomic, write_json
 
 # Settings that must match for an interrupted run to be resumed.
-_RESUME_KEYS = ("model", "batch_size", "seed", "val_split", "limit", "learning_rate", "rho")
+_RESUME_KEYS = (
+    "model",
+    "batch_size",
+    "seed",
+    "val_split",
+    "limit",
+    "learning_rate",
+    "rho",
+    "optimizer",
+    "schedule",
+    "weight_decay",
+    "augment",
+    "label_smoothing",
+    "mixup",
+    "class_weight",
+    "precision",
+)
 
 
 @dataclass
@@ -37,6 +54,37 @@ class TrainConfig:
     rho: float = 0.95
     models_dir: str = "models"
     distribute: str | None = None
+    optimizer: str = "adadelta"
+    schedule: str = "constant"
+    weight_decay: float = 0.0
+    augment: str = "none"
+    label_smoothing: float = 0.0
+    mixup: float = 0.0
+    class_weight: str = "none"
+    precision: str = "float32"
+    recipe: str | None = None
+
+    @property
+    def one_hot(self):
+        """Label smoothing and mixup need one-hot targets; the reference recipe keeps
+        integer labels (and so its exact compiled form)."""
+        return self.label_smoothing > 0 or self.mixup > 0
+
+
+def class_weights(labels, mode):
+    """Per-class loss weights: None, `balanced` (n / (classes * count), as scikit-learn)
+    or `sqrt` (its square root, a milder correction)."""
+    if mode in (None, "none"):
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.unique(labels)
+    w = compute_class_weight("balanced", classes=classes, y=labels)
+    if mode == "sqrt":
+        w = np.sqrt(w)
+    elif mode != "balanced":
+        raise ValueError(f"unknown class weighting {mode!r}; use none, balanced or sqrt")
+    return {int(c): float(v) for c, v in zip(classes, w)}
 
 
 def split_indices(labels, config):
@@ -59,14 +107,32 @@ def split_indices(labels, config):
     return idx[tr], idx[va]
 
 
-def make_dataset(x, y, batch_size, shuffle_seed=None):
-    """A tf.data pipeline over uint8 arrays; the model itself rescales."""
+def make_dataset(x, y, batch_size, shuffle_seed=None, one_hot=False, mixup=0.0):
+    """A tf.data pipeline over uint8 arrays; the model itself rescales.
+
+    Args:
+        one_hot: labels as one-hot float vectors (for label smoothing and mixup).
+        mixup: alpha of Keras's MixUp applied to each batch (0: off); needs one_hot.
+    """
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle_seed is not None:
         ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if one_hot:
+        ds = ds.map(lambda xb, yb: (xb, tf.one_hot(yb, NUM_CLASSES)))
+    if mixup:
+        import keras
+
+        mix = keras.layers.MixUp(alpha=mixup, seed=shuffle_seed)
+
+        def mixed(xb, yb):
+            out = mix({"images": tf.cast(xb, tf.float32), "labels": yb}, training=True)
+            return out["images"], out["labels"]
+
+        ds = ds.map(mixed)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def accuracy(model, x, y):
@@ -123,7 +189,7 @@ class RunDir:
         ]
 
 
-def _epoch_log_callback(public_x, public_y, prior_seconds, total_epochs, out):
+def _epoch_log_callback(public_x, public_y, prior_seconds, total_epochs, out, log_lr=False):
     import keras
 
     class EpochLog(keras.callbacks.Callback):
@@ -140,6 +206,9 @@ def _epoch_log_callback(public_x, public_y, prior_seconds, total_epochs, out):
             if len(public_x):
                 logs["public_accuracy"] = accuracy(self.model, public_x, public_y)
             logs["wall_seconds"] = prior_seconds + time.perf_counter() - self.start
+            if log_lr:  # the rate the next step will use
+                lr = self.model.optimizer.learning_rate
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
             line = (
                 f"epoch {epoch + 1}/{total_epochs}  {logs['epoch_seconds']:.1f}s  "
                 f"loss {logs['loss']:.4f}  acc {logs['accuracy']:.4f}  "
@@ -147,6 +216,8 @@ def _epoch_log_callback(public_x, public_y, prior_seconds, total_epochs, out):
             )
             if "public_accuracy" in logs:
                 line += f"  public_acc {logs['public_accuracy']:.4f}"
+            if log_lr:
+                line += f"  lr {logs['learning_rate']:.3g}"
             print(line, file=out, flush=True)
 
     return EpochLog()
@@ -185,7 +256,7 @@ def _resumable_early_stopping(patience, history):
     return ResumableEarlyStopping(monitor="val_accuracy", mode="max", patience=patience)
 
 
-def train(builder, data, config, out=None, strategy=None):
+def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     """Trains builder()'s model on data with config; writes NAME.keras and NAME.json.
 
     Args:
@@ -195,6 +266,7 @@ def train(builder, data, config, out=None, strategy=None):
         out: where progress lines go (default stdout).
         strategy: a tf.distribute strategy (default: TensorFlow's, one device). Under
             multi-worker training only the chief writes the run's files.
+        extra_callbacks: more Keras callbacks, run after the progress line is logged.
 
     Returns:
         The run record (the JSON content) as a dict.
@@ -210,13 +282,15 @@ def train(builder, data, config, out=None, strategy=None):
     chief, task = worker_id()
     run = RunDir(config.models_dir if chief else tempfile.mkdtemp(), config.name)
     train_idx, val_idx = split_indices(data.y_train, config)
-    with strategy.scope():
-        model = builder()
-        model.compile(
-            optimizer=keras.optimizers.Adadelta(learning_rate=config.learning_rate, rho=config.rho),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+    steps = -(-train_idx.size // config.batch_size) * config.epochs
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if config.precision == "bfloat16" else policy)
+    try:
+        with strategy.scope():
+            model = builder()
+            model.compile(**_compile_args(config, steps))
+    finally:
+        keras.config.set_dtype_policy(policy)
     settings = {k: getattr(config, k) for k in _RESUME_KEYS}
     settings |= {"data": data.fingerprint, "architecture": architecture_id(model)}
     start_epoch = run.resume_epoch()
@@ -238,6 +312,8 @@ def train(builder, data, config, out=None, strategy=None):
             history[-1]["wall_seconds"] if history else 0.0,
             config.epochs,
             out,
+            # A constant rate needs no column (and resumed older runs have none).
+            log_lr=config.schedule != "constant",
         ),
         keras.callbacks.CSVLogger(str(run.history), append=True),
         keras.callbacks.ModelCheckpoint(
@@ -262,14 +338,26 @@ def train(builder, data, config, out=None, strategy=None):
         write_json(models_dir / f"{config.name}.json", record)
         return record
 
+    callbacks += list(extra_callbacks)
     callbacks.append(_snapshot_callback(save, run.read_history, best_so_far))
     if config.patience:
         callbacks.append(_resumable_early_stopping(config.patience, history))
+    if config.schedule == "plateau":
+        callbacks.append(plateau_callback())
     callbacks.append(keras.callbacks.BackupAndRestore(str(run.backup), double_checkpoint=True))
 
+    hot = config.one_hot
     model.fit(
-        make_dataset(x[train_idx], y[train_idx], config.batch_size, config.seed + start_epoch),
-        validation_data=make_dataset(x[val_idx], y[val_idx], 512),
+        make_dataset(
+            x[train_idx],
+            y[train_idx],
+            config.batch_size,
+            config.seed + start_epoch,
+            one_hot=hot,
+            mixup=config.mixup,
+        ),
+        validation_data=make_dataset(x[val_idx], y[val_idx], 512, one_hot=hot),
+        class_weight=class_weights(y[train_idx], config.class_weight),
         epochs=config.epochs,
         callbacks=callbacks,
         shuffle=False,  # the dataset shuffles itself, seeded
@@ -280,6 +368,24 @@ def train(builder, data, config, out=None, strategy=None):
     record = save(run.read_history(), finished=True)
     shutil.rmtree(run.path, ignore_errors=True)
     return record
+
+
+def _compile_args(config, total_steps):
+    """Optimizer, loss and metric of a run: the reference recipe compiles exactly as
+    the report's Keras code did."""
+    import keras
+
+    from .optim import make_optimizer, make_schedule
+
+    lr = make_schedule(config.schedule, config.learning_rate, total_steps)
+    args = {"optimizer": make_optimizer(config.optimizer, lr, config.rho, config.weight_decay)}
+    if config.one_hot:
+        args["loss"] = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+        args["metrics"] = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    else:
+        args["loss"] = "sparse_categorical_crossentropy"
+        args["metrics"] = ["accuracy"]
+    return args
 
 
 def architecture_id(model):

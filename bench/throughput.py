@@ -1,0 +1,228 @@
+"""Training and inference images per second of every architecture, against the
+machine's matrix-multiply ceiling and a plain Keras model.fit baseline.
+
+Prints a Markdown table and writes it to bench/results/throughput.md.
+Usage: python bench/throughput.py [--models cnn,dnn,fast,vgg] [--steps 30] [--trainer]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+from report import publish  # noqa: E402
+
+BATCH = 128
+
+
+def forward_flops(model):
+    """Multiply-adds x 2 of one image's forward pass through the conv and dense layers."""
+    from keras import layers
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            h, w, cout = layer.output.shape[1:]
+            k = np.prod(layer.kernel_size)
+            total += 2 * h * w * cout * k * layer.input.shape[-1]
+        elif isinstance(layer, layers.Dense):
+            total += 2 * layer.input.shape[-1] * layer.units
+    return int(total)
+
+
+def matmul_gflops(dtype, n=2048, reps=20):
+    """Achieved GFLOP/s of one n x n matrix product, the ceiling for dense layers."""
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+
+    @tf.function
+    def run():
+        x = a
+        for _ in range(reps):
+            x = tf.matmul(x, a) * 1e-3
+        return x
+
+    run()
+    t = time.perf_counter()
+    run().numpy()
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+class _EpochTimer:
+    def __init__(self):
+        import keras
+
+        timer = self
+
+        class Cb(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                timer.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                timer.seconds.append(time.perf_counter() - timer.start)
+
+        self.seconds = []
+        self.callback = Cb()
+
+
+def _fit_seconds(model, data, steps, **kw):
+    """Seconds of the second epoch (the first one traces and warms up)."""
+    timer = _EpochTimer()
+    model.fit(data, epochs=2, steps_per_epoch=steps, callbacks=[timer.callback], verbose=0, **kw)
+    return timer.seconds[-1]
+
+
+def measure(name, precision, x, y, steps):
+    import keras
+    import tensorflow as tf
+
+    from ferkit.augment import parse_augment
+    from ferkit.models import BUILDERS
+    from ferkit.predict import predict_probs
+    from ferkit.training import make_dataset
+
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+    keras.utils.set_random_seed(0)
+    model = BUILDERS[name](augment=parse_augment("none"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    n = steps * BATCH
+    suite = make_dataset(x[:n], y[:n], BATCH, shuffle_seed=0).repeat()
+    t_suite = _fit_seconds(model, suite, steps)
+    one = tf.data.Dataset.from_tensors((x[:BATCH], y[:BATCH])).repeat()
+    t_compute = _fit_seconds(model, one, steps)
+    predict_probs(model, x[:2048])
+    t = time.perf_counter()
+    predict_probs(model, x)
+    t_infer = time.perf_counter() - t
+    keras.config.set_dtype_policy("float32")
+    flops = forward_flops(model)
+    train_ips = n / t_suite
+    return {
+        "model": name,
+        "precision": precision,
+        "params": model.count_params(),
+        "mflops": flops / 1e6,
+        "train_ips": train_ips,
+        "compute_ips": n / t_compute,
+        "input_share": max(0.0, 1 - t_compute / t_suite),
+        "infer_ips": len(x) / t_infer,
+        "train_gflops": 3 * flops * train_ips / 1e9,  # backward costs about twice forward
+    }
+
+
+def baseline_fit(x, y, steps):
+    """The reference CNN trained by a plain model.fit on float32 arrays."""
+    import keras
+
+    from ferkit.models import build_cnn
+
+    keras.utils.set_random_seed(0)
+    model = build_cnn()
+    model.compile(optimizer="adadelta", loss="sparse_categorical_crossentropy")
+    n = steps * BATCH
+    xf = x[:n].astype(np.float32)
+    timer = _EpochTimer()
+    model.fit(xf, y[:n], batch_size=BATCH, epochs=2, callbacks=[timer.callback], verbose=0)
+    return n / timer.seconds[-1]
+
+
+def trainer_overhead(data, epochs):
+    """Share of the suite trainer's epoch spent outside the model's computation: wall
+    time per epoch against pure training steps plus the validation and public passes."""
+    import tensorflow as tf
+
+    from ferkit.models import build_cnn
+    from ferkit.predict import predict_probs
+    from ferkit.training import TrainConfig, split_indices, train
+
+    config = TrainConfig(epochs=epochs, models_dir=tempfile.mkdtemp())
+    with open(os.devnull, "w") as quiet:
+        record = train(build_cnn, data, config, out=quiet)
+    walls = [h["wall_seconds"] for h in record["history"]]
+    wall = walls[-1] - walls[-2]
+    tr, va = split_indices(data.y_train, config)
+    model = build_cnn()
+    model.compile(optimizer="adadelta", loss="sparse_categorical_crossentropy")
+    steps = -(-tr.size // BATCH)
+    batch = (data.x_train[tr[:BATCH]], data.y_train[tr[:BATCH]])
+    compute = _fit_seconds(model, tf.data.Dataset.from_tensors(batch).repeat(), steps)
+    for part in (data.x_train[va], data.x_test[data.public]):
+        predict_probs(model, part)
+        t = time.perf_counter()
+        predict_probs(model, part)
+        compute += time.perf_counter() - t
+    return wall, compute
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=os.environ.get("FER_DATA", str(ROOT / "data")))
+    p.add_argument("--models", default="cnn,dnn,fast,vgg")
+    p.add_argument("--precisions", default="float32,bfloat16")
+    p.add_argument("--steps", type=int, default=30, help="timed training steps per model")
+    p.add_argument("--trainer", action="store_true", help="also time 3 epochs of the suite trainer")
+    args = p.parse_args()
+
+    from ferkit.cli import import_tensorflow_quietly
+    from ferkit.data import load_data
+
+    data = load_data(args.data)
+    import_tensorflow_quietly()
+    import tensorflow as tf
+
+    x, y = data.x_train, data.y_train
+    ceiling = {d: matmul_gflops(getattr(tf, d)) for d in ("float32", "bfloat16")}
+    rows = [
+        measure(m, prec, x, y, args.steps)
+        for m in args.models.split(",")
+        for prec in args.precisions.split(",")
+    ]
+    base = baseline_fit(x, y, args.steps)
+    lines = [
+        f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}; batch {BATCH}, "
+        f"{args.steps} timed steps. Matrix-multiply ceiling (2048x2048): "
+        f"float32 {ceiling['float32']:.0f} GFLOP/s, bfloat16 {ceiling['bfloat16']:.0f} GFLOP/s.",
+        "",
+        "| model | precision | params | MFLOP/image | train img/s | GFLOP/s | % of matmul "
+        "| input share | infer img/s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['precision']} | {r['params']:,} | {r['mflops']:.1f} "
+            f"| {r['train_ips']:.0f} | {r['train_gflops']:.0f} "
+            f"| {100 * r['train_gflops'] / ceiling[r['precision']]:.0f}% "
+            f"| {100 * r['input_share']:.1f}% | {r['infer_ips']:.0f} |"
+        )
+    cnn = next((r for r in rows if r["model"] == "cnn" and r["precision"] == "float32"), None)
+    lines += [
+        "",
+        f"Baseline: the reference CNN by plain `model.fit` on float32 arrays: {base:.0f} img/s"
+        + (f"; the suite's uint8 tf.data pipeline: {cnn['train_ips']:.0f} img/s." if cnn else "."),
+        "",
+        "GFLOP/s counts a training step as three forward passes. Input share: the part of "
+        "a training epoch not spent in the model (suite pipeline against one cached batch).",
+    ]
+    if args.trainer:
+        wall, compute = trainer_overhead(data, 3)
+        lines += [
+            "",
+            f"Suite trainer, reference CNN, full data: {wall:.1f} s per epoch, of which "
+            f"{compute:.1f} s is the model's own computation (training steps, validation "
+            f"and public passes): {100 * (1 - compute / wall):.1f}% outside it.",
+        ]
+    publish("throughput", lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""How long a training recipe takes to reach 0.62 public accuracy on this machine.
+
+Trains the recipe from scratch with a wall-clock budget and records the public accuracy
+after every epoch. Prints the table and keeps it in bench/results/time_to_accuracy.json
+and bench/RESULTS.md.
+Usage: python bench/time_to_accuracy.py --recipe fast --budget-minutes 10 [--stop-at-target]
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from report import TIME_TO_ACCURACY, publish, time_to_accuracy_lines  # noqa: E402
+
+from ferkit.recipes import RECIPES  # noqa: E402
+
+
+def budget_callback(start, budget_s, target, stop_at_target):
+    """Stops training once the budget is spent (mid-epoch too) or the target is met."""
+    import keras
+
+    class Budget(keras.callbacks.Callback):
+        seconds, accs = [], []
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.perf_counter() - start > budget_s:
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(round(time.perf_counter() - start, 1))
+            self.accs.append(round(logs["public_accuracy"], 4))
+            if stop_at_target and (logs.get("public_accuracy") or 0) >= target:
+                self.model.stop_training = True
+
+    return Budget()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--recipe", choices=tuple(RECIPES), default="fast")
+    p.add_argument("--budget-minutes", type=float, default=10.0)
+    p.add_argument("--target", type=float, default=0.62)
+    p.add_argument("--stop-at-target", action="store_true", help="stop at the first --target")
+    p.add_argument("--data", default=os.environ.get("FER_DATA", str(ROOT / "data")))
+    p.add_argument("--json", default=str(TIME_TO_ACCURACY), help="results file (merged)")
+    p.add_argument("--keep", help="models folder to keep the run in (as RECIPE.keras/.json)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+
+    # The clock starts before anything is loaded: this is what a user waits for.
+    start = time.perf_counter()
+    from ferkit.augment import parse_augment
+    from ferkit.cli import import_tensorflow_quietly
+    from ferkit.data import load_data
+    from ferkit.recipes import resolve
+
+    data = load_data(args.data)
+    if not data.public.any():
+        sys.exit(f"{args.data}: no public labels to measure accuracy on")
+    import_tensorflow_quietly()
+    import functools
+
+    from ferkit.models import BUILDERS
+    from ferkit.training import train
+
+    config = resolve("cnn", args.recipe)
+    config.name, config.seed = args.recipe, args.seed
+    config.models_dir = args.keep or tempfile.mkdtemp()
+    builder = functools.partial(BUILDERS[config.model], augment=parse_augment(config.augment))
+    stop = budget_callback(start, 60 * args.budget_minutes, args.target, args.stop_at_target)
+    record = train(builder, data, config, extra_callbacks=[stop])
+    seconds, accs = stop.seconds, stop.accs
+    first = next((s for s, a in zip(seconds, accs) if a >= args.target), None)
+    results = json.loads(Path(args.json).read_text()) if Path(args.json).exists() else {}
+    results[args.recipe] = {
+        f"seconds_to_{args.target}": first,
+        "public_acc_by_epoch": accs,
+        "seconds_by_epoch": seconds,
+        "cores": os.cpu_count(),
+        "budget_minutes": args.budget_minutes,
+        "config": record["config"],
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    publish("time_to_accuracy", time_to_accuracy_lines(results, args.target))
+
+
+if __name__ == "__main__":
+    main()
