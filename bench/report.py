@@ -28,8 +28,9 @@ def time_to_accuracy_lines(results, target=0.62):
         reached = r.get(f"seconds_to_{target}")
         accs = r["public_acc_by_epoch"]
         lines.append(
-            f"| {recipe} | {r['cores']} | {r['budget_minutes']:g} "
-            f"| {'not reached' if reached is None else f'{reached / 60:.1f}'} "
+            f"| {recipe} | {r['cores']} "
+            + (f"| {r['budget_minutes']:g} " if r["budget_minutes"] else f"| {r['source']} run ")
+            + f"| {'not reached' if reached is None else f'{reached / 60:.1f}'} "
             f"| {max(accs, default=0):.4f} | {' '.join(f'{a:.3f}' for a in accs)} |"
         )
     return lines

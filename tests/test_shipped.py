@@ -9,7 +9,7 @@ from conftest import ROOT, SHARED_DATA, needs_shared
 from ferkit.report import END, START, results_table
 from ferkit.runs import load_run
 
-SHIPPED = ["cnn", "dnn"]
+SHIPPED = ["cnn", "dnn", "fast"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
