@@ -144,7 +144,7 @@ def test_confusion_part_and_summary_merge(tiny_run):
     summary = run_analyze(tiny_run, "--feature-maps", "--images", "5")
     assert "confusion" in summary["cnn"]  # merged, not overwritten
     layers = summary["cnn"]["feature_maps"]["layers"]
-    assert set(layers) == {"conv1", "conv2", "conv3"} and layers["conv2"]["channels"] == 128
+    assert set(layers) == {"conv1", "conv2", "conv3"} and layers["conv2"]["channels"] == 80
     assert summary["cnn"]["feature_maps"]["image"] == 5
     assert (tiny_run / "figs" / "cnn_features_conv3.png").exists()
 
@@ -154,8 +154,8 @@ def test_every_part_under_all(tiny_run):
     cnn = summary["cnn"]
     assert {"confusion", "saliency", "filters", "class_max", "feature_maps"} <= set(cnn)
     assert {"saliency", "smoothgrad", "gradcam"} <= set(cnn["saliency"])
-    assert cnn["filters"]["conv1"]["filters"] == 48
-    assert len(cnn["filters"]["conv2"]["final_activation"]) == 128
+    assert cnn["filters"]["conv1"]["filters"] == 64
+    assert len(cnn["filters"]["conv2"]["final_activation"]) == 80
     assert set(cnn["class_max"]["noise"]) == set(cnn["class_max"]["face"])
     assert all(0 <= p <= 1 for p in cnn["class_max"]["noise"].values())
     assert [r["run"] for r in summary["compare"]["table"]["rows"]] == ["cnn", "dnn"]

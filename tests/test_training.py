@@ -21,7 +21,7 @@ def test_two_epoch_run_writes_model_json_and_figure(tmp_path, capsys):
     argv += ["--models-dir", str(tmp_path / "m"), "--figures-dir", str(tmp_path / "f")]
     record = train_main("cnn", argv)
     out = capsys.readouterr().out
-    assert "trainable parameters: cnn 312,179, dnn 310,807" in out
+    assert "trainable parameters: cnn 310,743, dnn 310,807" in out
     assert "epoch 2/2" in out and "public_acc" in out
     assert (tmp_path / "m" / "tiny.keras").stat().st_size > 100_000
     assert (tmp_path / "f" / "tiny_history.png").read_bytes()[:4] == b"\x89PNG"
@@ -30,7 +30,7 @@ def test_two_epoch_run_writes_model_json_and_figure(tmp_path, capsys):
     assert [h["epoch"] for h in saved["history"]] == [1, 2]
     for key in ["val_accuracy", "public_accuracy", "epoch_seconds", "wall_seconds", "loss"]:
         assert key in saved["history"][-1]
-    assert saved["params"] == 312_179 and saved["config"]["batch_size"] == 128
+    assert saved["params"] == 310_743 and saved["config"]["batch_size"] == 128
     assert saved["data"]["fingerprint"] and saved["versions"]["tensorflow"]
     assert len(saved["split"]["val_indices"]) == 7  # 10% of 70, stratified
     assert 0 <= saved["public_accuracy"] <= 1 and saved["best_epoch"] in (1, 2)
