@@ -31,7 +31,9 @@ def budget_callback(start, budget_s, target, stop_at_target):
     import keras
 
     class Budget(keras.callbacks.Callback):
-        seconds, accs = [], []
+        def __init__(self):
+            super().__init__()
+            self.seconds, self.accs = [], []
 
         def on_train_batch_end(self, batch, logs=None):
             if time.perf_counter() - start > budget_s:
@@ -64,7 +66,6 @@ def main():
 
     # The clock starts before anything is loaded: this is what a user waits for.
     start = time.perf_counter()
-    from ferkit.augment import parse_augment
     from ferkit.cli import import_tensorflow_quietly
     from ferkit.data import load_data
     from ferkit.recipes import resolve
@@ -73,17 +74,14 @@ def main():
     if not data.public.any():
         sys.exit(f"{args.data}: no public labels to measure accuracy on")
     import_tensorflow_quietly()
-    import functools
-
-    from ferkit.models import BUILDERS
+    from ferkit.models import builder_for
     from ferkit.training import train
 
     config = resolve("cnn", args.recipe)
     config.name, config.seed = args.recipe, args.seed
     config.models_dir = args.keep or tempfile.mkdtemp()
-    builder = functools.partial(BUILDERS[config.model], augment=parse_augment(config.augment))
     stop = budget_callback(start, 60 * args.budget_minutes, args.target, args.stop_at_target)
-    record = train(builder, data, config, extra_callbacks=[stop])
+    record = train(builder_for(config), data, config, extra_callbacks=[stop])
     entry = summary(stop.seconds, stop.accs, args.target, args.budget_minutes, record)
     save(args, args.recipe, entry)
 

@@ -200,7 +200,6 @@ def resolve_config(p, args, model_name):
 @exit_on_input_error
 def train_main(model_name, argv=None):
     """Entry point of train_cnn.py / train_dnn.py: they differ only in model_name."""
-    import functools
     from pathlib import Path
 
     p = train_parser(model_name)
@@ -214,8 +213,7 @@ def train_main(model_name, argv=None):
     if args.cpu_devices:
         split_cpu(args.cpu_devices)
     strategy = make_strategy(args.distribute)
-    from .augment import parse_augment
-    from .models import BUILDERS, count_params
+    from .models import BUILDERS, builder_for, count_params
     from .plotting import plot_history, plt
     from .training import train
 
@@ -235,9 +233,8 @@ def train_main(model_name, argv=None):
         f"{rows} rows",
         flush=True,
     )
-    builder = functools.partial(BUILDERS[config.model], augment=parse_augment(config.augment))
     try:
-        record = train(builder, data, config, strategy=strategy)
+        record = train(builder_for(config), data, config, strategy=strategy)
     except KeyboardInterrupt:
         print(f"\ninterrupted: run the same command again to resume {config.name}", file=sys.stderr)
         sys.exit(130)

@@ -145,6 +145,15 @@ def build_fast(
 BUILDERS = {"cnn": build_cnn, "dnn": build_dnn, "vgg": build_vgg, "fast": build_fast}
 
 
+def builder_for(config):
+    """The builder of a TrainConfig's model, with its augmentation."""
+    import functools
+
+    from .augment import parse_augment
+
+    return functools.partial(BUILDERS[config.model], augment=parse_augment(config.augment))
+
+
 def count_params(model):
     """Trainable parameter count."""
     return int(sum(keras.ops.size(w) for w in model.trainable_weights))
