@@ -55,6 +55,9 @@ def augmentation_layers(parts):
 
 
 def trained_with(model, part):
-    """Whether model contains the augmentation layer for part (False for exported
-    models, which keep no layers)."""
-    return any(layer.name == f"augment_{part}" for layer in getattr(model, "layers", ()))
+    """Whether model, or a model nested in it (an ensemble's members), contains the
+    augmentation layer for part (False for exported models, which keep no layers)."""
+    return any(
+        layer.name == f"augment_{part}" or trained_with(layer, part)
+        for layer in getattr(model, "layers", ())
+    )

@@ -8,6 +8,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from .data import default_data_path, load_data  # noqa: E402
+from .distribute import KINDS, tf_config_problem  # noqa: E402
 from .errors import InputError, exit_on_input_error  # noqa: E402
 from .training import TrainConfig  # noqa: E402
 
@@ -79,9 +80,10 @@ def train_parser(model_name):
     _add_recipe_args(p, model_name)
     p.add_argument(
         "--distribute",
-        choices=("mirrored",),
-        help="MirroredStrategy over all GPUs (or the --cpu-devices); --batch-size is the "
-        "global batch",
+        choices=KINDS,
+        help="mirrored: MirroredStrategy over all GPUs (or the --cpu-devices); multiworker: "
+        "MultiWorkerMirroredStrategy over the cluster in TF_CONFIG, every worker running "
+        "the same command; --batch-size is the global batch",
     )
     p.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices")
     return p
@@ -205,10 +207,14 @@ def train_main(model_name, argv=None):
     p = train_parser(model_name)
     args = p.parse_args(argv)
     check_args(p, args)
+    if args.distribute == "multiworker" and tf_config_problem():
+        p.error(f"--distribute multiworker: {tf_config_problem()}")
     config = resolve_config(p, args, model_name)
     data = load_data(args.data)
     import_tensorflow_quietly()
-    from .distribute import describe, make_strategy, split_cpu
+    import tensorflow as tf
+
+    from .distribute import describe, make_strategy, split_cpu, worker_id
 
     if args.cpu_devices:
         split_cpu(args.cpu_devices)
@@ -238,6 +244,18 @@ def train_main(model_name, argv=None):
     except KeyboardInterrupt:
         print(f"\ninterrupted: run the same command again to resume {config.name}", file=sys.stderr)
         sys.exit(130)
+    except (tf.errors.UnavailableError, tf.errors.CancelledError) as err:
+        if args.distribute != "multiworker":
+            raise
+        # A worker that stops takes the collective operations of all the others with it.
+        print(
+            f"\nerror: lost contact with another worker ({type(err).__name__}); run the same "
+            f"command again on every worker to resume {config.name}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    if not worker_id()[0]:
+        return record  # the chief writes the figure and says where the model is
     fig = plot_history(
         record["history"], title=f"{config.name}: best val {record['val_accuracy']:.3f}"
     )

@@ -1,11 +1,10 @@
 """TensorFlow's own distribution strategies for the trainers; no hand-made averaging.
 
 `mirrored` copies the model to every visible GPU (or to the logical CPU devices made by
---cpu-devices) and averages gradients with MirroredStrategy. --batch-size is the global
-batch, split evenly among replicas. `make_strategy("multiworker")` builds
-MultiWorkerMirroredStrategy from TF_CONFIG, and training writes files from the chief only,
-but Keras 3's fit() cannot yet train under it (keras-team/keras#20585), so the trainers do
-not offer it.
+--cpu-devices) and averages gradients with MirroredStrategy. `multiworker` builds
+MultiWorkerMirroredStrategy from the standard TF_CONFIG variable: every worker runs the
+same command, the strategy all-reduces gradients across them, and only the chief writes
+the run's files. --batch-size is the global batch, split evenly among all replicas.
 """
 
 import json
@@ -24,6 +23,22 @@ def split_cpu(n):
     )
 
 
+def tf_config_problem():
+    """What is wrong with the TF_CONFIG variable for multi-worker training, or None."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return "set the TF_CONFIG environment variable (see the README)"
+    try:
+        config = json.loads(raw)
+        task, workers = config["task"], config["cluster"]
+        kind, index = task["type"], int(task["index"])
+        if kind not in workers or not 0 <= index < len(workers[kind]):
+            return f"TF_CONFIG task {kind} {index} is not in its cluster"
+    except (ValueError, KeyError, TypeError) as err:
+        return f"TF_CONFIG is not a cluster and task description ({err!r})"
+    return None
+
+
 def make_strategy(kind):
     """The strategy for --distribute KIND (None: TensorFlow's default, one device)."""
     import tensorflow as tf
@@ -35,14 +50,62 @@ def make_strategy(kind):
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=gpus or cpus)
     if kind == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("--distribute multiworker needs the TF_CONFIG environment variable")
+        if tf_config_problem():
+            raise ValueError(f"--distribute multiworker: {tf_config_problem()}")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {kind!r}; expected one of {KINDS}")
 
 
+def multi_worker(strategy):
+    """Whether strategy spans several processes (MultiWorkerMirroredStrategy with a
+    cluster in TF_CONFIG)."""
+    import tensorflow as tf
+
+    return (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and strategy.extended._in_multi_worker_mode()
+    )
+
+
+def prepare_model(model, strategy):
+    """Lets Keras 3's fit(), evaluate() and predict() run model under a multi-worker
+    strategy; call fit inside strategy.scope(). A no-op for other strategies.
+
+    Keras 3.x's TensorFlow trainer fails there in two places (tensorflow/tensorflow#72388):
+    before the first step it averages a distributed input batch across workers to build
+    the metrics, and after each step it reduces the scalar metric results along axis 0.
+    Detaching the model from its strategy makes Keras build the metrics while tracing
+    the step instead, under the strategy taken from the surrounding scope; giving each
+    step's results one axis makes the cross-worker mean valid. The results are already
+    synchronised across workers, so the mean changes no value.
+    """
+    if not multi_worker(strategy):
+        return model
+    import keras
+
+    def rank1(step):
+        def step_with_axis(data):
+            return keras.tree.map_structure(lambda v: keras.ops.reshape(v, (1,)), step(data))
+
+        return step_with_axis
+
+    model._distribute_strategy = None
+    model.train_step = rank1(model.train_step)
+    model.test_step = rank1(model.test_step)
+    return model
+
+
+def strategy_name(strategy):
+    """The strategy's public name (TensorFlow's multi-worker class is an alias)."""
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "MultiWorkerMirroredStrategy"
+    return type(strategy).__name__
+
+
 def describe(strategy):
-    return f"{type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas"
+    return f"{strategy_name(strategy)}, {strategy.num_replicas_in_sync} replicas"
 
 
 def worker_id():

@@ -30,8 +30,9 @@ RECIPES = {
         "schedule": "onecycle",
         "augment": "strong",
         "label_smoothing": 0.1,
-        "epochs": 60,
+        "epochs": 50,
         "batch_size": 128,
+        "precision": "bfloat16",
     },
 }
 

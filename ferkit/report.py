@@ -30,12 +30,13 @@ def results_table(json_paths):
             r["model"],
             r["config"].get("recipe") or "reference",
             f"{r['params']:,}",
-            f"{r['epochs_run']} ({r['best_epoch']})"
+            f"{r['epochs_run']}"
+            + ("" if r["best_epoch"] is None else f" ({r['best_epoch']})")
             + ("" if r.get("finished", True) else " so far"),
             _pct(r["val_accuracy"]),
             _pct(r["public_accuracy"]),
             r["config"].get("patience") or "-",
-            r["seconds_per_epoch"],
+            r["seconds_per_epoch"] or "-",
             f"{minutes:.0f} min",
         ]
         rows.append("| " + " | ".join(str(c) for c in cells) + " |")

@@ -4,7 +4,6 @@ import json
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -265,7 +264,8 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
         config: a TrainConfig.
         out: where progress lines go (default stdout).
         strategy: a tf.distribute strategy (default: TensorFlow's, one device). Under
-            multi-worker training only the chief writes the run's files.
+            multi-worker training only the chief writes the run's files; the others
+            keep their scratch state beside it until the run ends.
         extra_callbacks: more Keras callbacks, run after the progress line is logged.
 
     Returns:
@@ -274,13 +274,15 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     import keras
     import tensorflow as tf
 
-    from .distribute import worker_id
+    from .distribute import prepare_model, strategy_name, worker_id
 
     out = out or sys.stdout
     strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(config.seed)
     chief, task = worker_id()
-    run = RunDir(config.models_dir if chief else tempfile.mkdtemp(), config.name)
+    # Every worker keeps its own backup, so a stopped multi-worker run resumes on all of
+    # them from the same epoch; only the chief's final files land in models_dir.
+    run = RunDir(config.models_dir, config.name if chief else f"{config.name}.worker{task}")
     train_idx, val_idx = split_indices(data.y_train, config)
     steps = -(-train_idx.size // config.batch_size) * config.epochs
     policy = keras.config.dtype_policy()
@@ -325,13 +327,13 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
             initial_value_threshold=best_so_far,
         ),
     ]
-    models_dir = Path(config.models_dir if chief else run.path.parent)
+    models_dir = Path(config.models_dir) if chief else run.path
 
     def save(history, finished):
         record = _record(model, data, config, history, train_idx, val_idx, finished)
         record["devices"] = [d.device_type for d in tf.config.list_logical_devices()]
         record["strategy"] = {
-            "name": type(strategy).__name__,
+            "name": strategy_name(strategy),
             "replicas": strategy.num_replicas_in_sync,
         }
         save_model_atomic(model, models_dir / f"{config.name}.keras")
@@ -347,25 +349,28 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     callbacks.append(keras.callbacks.BackupAndRestore(str(run.backup), double_checkpoint=True))
 
     hot = config.one_hot
-    model.fit(
-        make_dataset(
-            x[train_idx],
-            y[train_idx],
-            config.batch_size,
-            config.seed + start_epoch,
-            one_hot=hot,
-            mixup=config.mixup,
-        ),
-        validation_data=make_dataset(x[val_idx], y[val_idx], 512, one_hot=hot),
-        class_weight=class_weights(y[train_idx], config.class_weight),
-        epochs=config.epochs,
-        callbacks=callbacks,
-        shuffle=False,  # the dataset shuffles itself, seeded
-        verbose=1 if out.isatty() else 0,
-    )
-    if run.best.exists():
-        model.load_weights(run.best)
-    record = save(run.read_history(), finished=True)
+    prepare_model(model, strategy)
+    # Under a multi-worker strategy, prepare_model leaves fit to find it in the scope.
+    with strategy.scope():
+        model.fit(
+            make_dataset(
+                x[train_idx],
+                y[train_idx],
+                config.batch_size,
+                config.seed + start_epoch,
+                one_hot=hot,
+                mixup=config.mixup,
+            ),
+            validation_data=make_dataset(x[val_idx], y[val_idx], 512, one_hot=hot),
+            class_weight=class_weights(y[train_idx], config.class_weight),
+            epochs=config.epochs,
+            callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles itself, seeded
+            verbose=1 if out.isatty() else 0,
+        )
+        if run.best.exists():
+            model.load_weights(run.best)
+        record = save(run.read_history(), finished=True)
     shutil.rmtree(run.path, ignore_errors=True)
     return record
 

@@ -1,0 +1,102 @@
+"""ensemble.py: several saved runs averaged into one model file, with its JSON record."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .cli import add_data_arg, import_tensorflow_quietly, load_data, parser
+from .errors import InputError, exit_on_input_error
+
+
+def build_parser():
+    p = parser(
+        "Average the class probabilities of saved runs into one model that predict.py, "
+        "export.py and the results table use like any other."
+    )
+    p.add_argument("members", nargs="+", metavar="MODEL", help="saved .keras runs (two or more)")
+    p.add_argument("--name", default="ensemble", help="writes MODELS_DIR/NAME.keras and .json")
+    p.add_argument("--models-dir", default="models")
+    add_data_arg(p)
+    return p
+
+
+@exit_on_input_error
+def ensemble_main(argv=None):
+    p = build_parser()
+    args = p.parse_args(argv)
+    if len(args.members) < 2:
+        p.error("an ensemble needs at least two models")
+    data = load_data(args.data)
+    import_tensorflow_quietly()
+    from .ensemble import build_ensemble
+    from .runs import load_run, save_model_atomic, write_json
+
+    runs = [load_run(m) for m in args.members]
+    splits = {_split_key(rec) for _, rec in runs}
+    if len(splits) > 1:
+        raise InputError(args.members[1], "trained on another validation split than the first")
+    if runs[0][1]["data"]["fingerprint"] != data.fingerprint:
+        raise InputError(args.members[0], f"trained on other data than {args.data}")
+    model = build_ensemble([m for m, _ in runs], name=args.name)
+    record = ensemble_record(model, [r for _, r in runs], args.members, data, args.name)
+    for member in record["members"] + [record]:
+        print(
+            f"{member['name']:>12}: val accuracy {_fmt(member['val_accuracy'])}, "
+            f"public accuracy {_fmt(member['public_accuracy'])}"
+        )
+    out = Path(args.models_dir)
+    save_model_atomic(model, out / f"{args.name}.keras")
+    write_json(out / f"{args.name}.json", record)
+    print(f"saved {out / args.name}.keras")
+    return record
+
+
+def ensemble_record(model, records, paths, data, name):
+    """The ensemble's JSON record, in the shape of a training run's."""
+    import keras
+    import tensorflow as tf
+
+    from . import __version__
+    from .models import count_params
+    from .training import accuracy
+
+    split = records[0]["split"]
+    val = np.asarray(split["val_indices"], dtype=int)
+    public_x, public_y = data.x_test[data.public], data.test_labels[data.public]
+    return {
+        "name": name,
+        "model": "ensemble",
+        "finished": True,
+        "config": {"recipe": "ensemble", "members": [str(p) for p in paths]},
+        "members": [
+            {k: r.get(k) for k in ("name", "model", "val_accuracy", "public_accuracy")}
+            | {"recipe": r["config"].get("recipe") or "reference"}
+            for r in records
+        ],
+        "params": count_params(model),
+        "val_accuracy": accuracy(model, data.x_train[val], data.y_train[val]),
+        "public_accuracy": accuracy(model, public_x, public_y),
+        "best_epoch": None,
+        "epochs_run": sum(r["epochs_run"] for r in records),
+        "training_seconds": round(sum(r["training_seconds"] for r in records), 1),
+        "seconds_per_epoch": None,
+        "history": [],
+        "split": split,
+        "data": records[0]["data"],
+        "versions": {
+            "ferkit": __version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+        },
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _split_key(record):
+    s = record["split"]
+    return (s["seed"], s["val_split"], s["limit"], tuple(s["val_indices"]))
+
+
+def _fmt(value):
+    return "-" if value is None else f"{value:.4f}"
