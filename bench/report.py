@@ -45,6 +45,7 @@ def write_summary():
         parts += time_to_accuracy_lines(results) + [""]
     titles = {
         "throughput": "Throughput (bench/throughput.py)",
+        "trainer": "Where an epoch of the suite trainer goes (bench/throughput.py --trainer)",
         "load_data": "Loading the data (bench/load_data.py)",
         "ascent": "Gradient ascent (bench/ascent.py)",
     }

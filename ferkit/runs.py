@@ -27,7 +27,14 @@ def write_json(path, record):
 
 
 def save_model_atomic(model, path):
-    """Saves a Keras model to path (.keras) via a temp file and rename."""
+    """Saves a Keras model to path (.keras) via a temp file and rename, without the
+    optimizer's state: consumers load models uncompiled, and a run resumes from its
+    backup, so the state would only triple the file (AdamW keeps two slots a weight)."""
+    if getattr(model, "optimizer", None) is not None:
+
+        bare = type(model).from_config(model.get_config())
+        bare.set_weights(model.get_weights())
+        model = bare
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.keras")

@@ -9,13 +9,14 @@ from conftest import ROOT, SHARED_DATA, needs_shared
 from ferkit.report import END, START, results_table
 from ferkit.runs import load_run
 
-SHIPPED = ["cnn", "dnn", "fast"]
+ARCHITECTURE = {"cnn": "cnn", "dnn": "dnn", "fast": "fast", "strong": "vgg"}
+SHIPPED = list(ARCHITECTURE)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_record_is_complete(name):
     record = json.loads((ROOT / "models" / f"{name}.json").read_text())
-    assert record["model"] == name and record["config"]["batch_size"] == 128
+    assert record["model"] == ARCHITECTURE[name] and record["config"]["batch_size"] == 128
     assert record["epochs_run"] == len(record["history"]) >= record["best_epoch"]
     best = max(h["val_accuracy"] for h in record["history"])
     assert record["val_accuracy"] == pytest.approx(best, abs=2e-3)
