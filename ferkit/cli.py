@@ -207,8 +207,8 @@ def train_main(model_name, argv=None):
     p = train_parser(model_name)
     args = p.parse_args(argv)
     check_args(p, args)
-    if args.distribute == "multiworker" and tf_config_problem():
-        p.error(f"--distribute multiworker: {tf_config_problem()}")
+    if args.distribute == "multiworker" and (problem := tf_config_problem()):
+        p.error(f"--distribute multiworker: {problem}")
     config = resolve_config(p, args, model_name)
     data = load_data(args.data)
     import_tensorflow_quietly()

@@ -50,8 +50,8 @@ def make_strategy(kind):
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=gpus or cpus)
     if kind == "multiworker":
-        if tf_config_problem():
-            raise ValueError(f"--distribute multiworker: {tf_config_problem()}")
+        if problem := tf_config_problem():
+            raise ValueError(f"--distribute multiworker: {problem}")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {kind!r}; expected one of {KINDS}")
 

@@ -23,8 +23,3 @@ def build_ensemble(members, name="ensemble"):
     ]
     probs = keras.layers.Average(name="probs")([m(pixels) for m in named])
     return keras.Model(pixels, probs, name=name)
-
-
-def members_of(model):
-    """The member models of an ensemble built by build_ensemble (empty for others)."""
-    return [layer for layer in getattr(model, "layers", ()) if hasattr(layer, "layers")]

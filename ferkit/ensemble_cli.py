@@ -7,6 +7,7 @@ import numpy as np
 
 from .cli import add_data_arg, import_tensorflow_quietly, load_data, parser
 from .errors import InputError, exit_on_input_error
+from .report import accuracy_text
 
 
 def build_parser():
@@ -33,17 +34,18 @@ def ensemble_main(argv=None):
     from .runs import load_run, save_model_atomic, write_json
 
     runs = [load_run(m) for m in args.members]
-    splits = {_split_key(rec) for _, rec in runs}
-    if len(splits) > 1:
-        raise InputError(args.members[1], "trained on another validation split than the first")
+    first_split = _split_key(runs[0][1])
+    for path, (_, rec) in zip(args.members[1:], runs[1:]):
+        if _split_key(rec) != first_split:
+            raise InputError(path, "trained on another validation split than the first")
     if runs[0][1]["data"]["fingerprint"] != data.fingerprint:
         raise InputError(args.members[0], f"trained on other data than {args.data}")
     model = build_ensemble([m for m, _ in runs], name=args.name)
     record = ensemble_record(model, [r for _, r in runs], args.members, data, args.name)
     for member in record["members"] + [record]:
         print(
-            f"{member['name']:>12}: val accuracy {_fmt(member['val_accuracy'])}, "
-            f"public accuracy {_fmt(member['public_accuracy'])}"
+            f"{member['name']:>12}: val accuracy {accuracy_text(member['val_accuracy'])}, "
+            f"public accuracy {accuracy_text(member['public_accuracy'])}"
         )
     out = Path(args.models_dir)
     save_model_atomic(model, out / f"{args.name}.keras")
@@ -54,12 +56,8 @@ def ensemble_main(argv=None):
 
 def ensemble_record(model, records, paths, data, name):
     """The ensemble's JSON record, in the shape of a training run's."""
-    import keras
-    import tensorflow as tf
-
-    from . import __version__
     from .models import count_params
-    from .training import accuracy
+    from .training import accuracy, versions
 
     split = records[0]["split"]
     val = np.asarray(split["val_indices"], dtype=int)
@@ -84,11 +82,7 @@ def ensemble_record(model, records, paths, data, name):
         "history": [],
         "split": split,
         "data": records[0]["data"],
-        "versions": {
-            "ferkit": __version__,
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-        },
+        "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -96,7 +90,3 @@ def ensemble_record(model, records, paths, data, name):
 def _split_key(record):
     s = record["split"]
     return (s["seed"], s["val_split"], s["limit"], tuple(s["val_indices"]))
-
-
-def _fmt(value):
-    return "-" if value is None else f"{value:.4f}"

@@ -11,7 +11,7 @@ from pathlib import Path
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
-def _pct(value):
+def accuracy_text(value):
     return "-" if value is None else f"{value:.4f}"
 
 
@@ -33,8 +33,8 @@ def results_table(json_paths):
             f"{r['epochs_run']}"
             + ("" if r["best_epoch"] is None else f" ({r['best_epoch']})")
             + ("" if r.get("finished", True) else " so far"),
-            _pct(r["val_accuracy"]),
-            _pct(r["public_accuracy"]),
+            accuracy_text(r["val_accuracy"]),
+            accuracy_text(r["public_accuracy"]),
             r["config"].get("patience") or "-",
             r["seconds_per_epoch"] or "-",
             f"{minutes:.0f} min",

@@ -31,7 +31,6 @@ def save_model_atomic(model, path):
     optimizer's state: consumers load models uncompiled, and a run resumes from its
     backup, so the state would only triple the file (AdamW keeps two slots a weight)."""
     if getattr(model, "optimizer", None) is not None:
-
         bare = type(model).from_config(model.get_config())
         bare.set_weights(model.get_weights())
         model = bare

@@ -420,8 +420,6 @@ def _check_resumable(run, settings):
 
 def _record(model, data, config, history, train_idx, val_idx, finished=True):
     """The run's JSON record for the model as it is now (its best weights)."""
-    import keras
-    import tensorflow as tf
 
     from .models import count_params
 
@@ -463,11 +461,19 @@ def _record(model, data, config, history, train_idx, val_idx, finished=True):
             "n_test": int(data.test_ids.size),
             "n_public": int(data.public.sum()),
         },
-        "versions": {
-            "ferkit": __version__,
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def versions():
+    """The library versions a record was made with."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "ferkit": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
     }
