@@ -76,6 +76,11 @@ def train_parser(model_name):
         help="stop after N epochs without a better val accuracy",
     )
     p.add_argument("--models-dir", default=d.models_dir)
+    p.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="start from this saved run's weights (same architecture and validation split)",
+    )
     p.add_argument("--figures-dir", default="figures")
     _add_recipe_args(p, model_name)
     p.add_argument(
@@ -196,6 +201,7 @@ def resolve_config(p, args, model_name):
         args.models_dir,
         args.distribute,
     )
+    config.init_from = args.init_from
     return config
 
 

@@ -28,7 +28,8 @@ def results_table(json_paths):
         cells = [
             r["name"],
             r["model"],
-            r["config"].get("recipe") or "reference",
+            (r["config"].get("recipe") or "reference")
+            + (f", from {r['init']['name']}" if r.get("init") else ""),
             f"{r['params']:,}",
             f"{r['epochs_run']}"
             + ("" if r["best_epoch"] is None else f" ({r['best_epoch']})")

@@ -34,6 +34,7 @@ _RESUME_KEYS = (
     "mixup",
     "class_weight",
     "precision",
+    "init_from",
 )
 
 
@@ -62,6 +63,7 @@ class TrainConfig:
     class_weight: str = "none"
     precision: str = "float32"
     recipe: str | None = None
+    init_from: str | None = None
 
     @property
     def one_hot(self):
@@ -300,6 +302,9 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
         _check_resumable(run, settings)
         print(f"resuming {config.name} from epoch {start_epoch}", file=out, flush=True)
     else:
+        if config.init_from:
+            warm_start(model, config.init_from, data, val_idx)
+            print(f"starting {config.name} from the weights of {config.init_from}", file=out)
         shutil.rmtree(run.path, ignore_errors=True)
         run.path.mkdir(parents=True)
         write_json(run.config, settings)
@@ -331,6 +336,8 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
 
     def save(history, finished):
         record = _record(model, data, config, history, train_idx, val_idx, finished)
+        if config.init_from:
+            record["init"] = init_summary(config.init_from)
         record["devices"] = [d.device_type for d in tf.config.list_logical_devices()]
         record["strategy"] = {
             "name": strategy_name(strategy),
@@ -373,6 +380,34 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
         record = save(run.read_history(), finished=True)
     shutil.rmtree(run.path, ignore_errors=True)
     return record
+
+
+def warm_start(model, init_from, data, val_idx):
+    """Copies the weights of the saved run init_from into model (fine-tuning, or a
+    second learning-rate cycle). The saved run must share the data and the validation
+    faces: it was trained on every other face, so another split would leak them."""
+    from .runs import load_run
+
+    source, record = load_run(init_from)
+    if record.get("data", {}).get("fingerprint") != data.fingerprint:
+        raise InputError(init_from, "was trained on other data (its fingerprint differs)")
+    if record.get("split", {}).get("val_indices") != val_idx.tolist():
+        raise InputError(
+            init_from, "has another validation split; use its --seed, --val-split and --limit"
+        )
+    shapes = [tuple(w.shape) for w in model.weights]
+    if [tuple(w.shape) for w in source.weights] != shapes:
+        raise InputError(init_from, "is another architecture than --model")
+    model.set_weights(source.get_weights())
+
+
+def init_summary(init_from):
+    """What a warm-started run's record says of the run it started from."""
+    from .runs import load_record, run_paths
+
+    r = load_record(run_paths(init_from)[1])
+    keys = ("name", "model", "val_accuracy", "public_accuracy", "epochs_run", "training_seconds")
+    return {"path": str(init_from), **{k: r.get(k) for k in keys}}
 
 
 def _compile_args(config, total_steps):
