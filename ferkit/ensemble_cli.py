@@ -57,7 +57,7 @@ def ensemble_main(argv=None):
 def ensemble_record(model, records, paths, data, name):
     """The ensemble's JSON record, in the shape of a training run's."""
     from .models import count_params
-    from .training import accuracy, versions
+    from .training import accuracy, tta_accuracies, versions
 
     split = records[0]["split"]
     val = np.asarray(split["val_indices"], dtype=int)
@@ -79,6 +79,7 @@ def ensemble_record(model, records, paths, data, name):
         "epochs_run": sum(r["epochs_run"] for r in records),
         "training_seconds": round(sum(r["training_seconds"] for r in records), 1),
         "seconds_per_epoch": None,
+        "tta": tta_accuracies(model, data, val),
         "history": [],
         "split": split,
         "data": records[0]["data"],

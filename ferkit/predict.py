@@ -5,31 +5,49 @@ import numpy as np
 from .runs import atomic_write_text
 
 
-def tta_views(x, shifts=False):
+def tta_views(x, shifts=False, zoom=False, rotate=False):
     """Test-time views of faces x (n, 48, 48, 1): the faces and their mirror images and,
-    for models trained with shifts, both moved 3 pixels up, down, left and right (the
-    border repeats its edge, as the training shifts do)."""
+    for each of those, the transforms the model was trained with: moved 3 pixels up,
+    down, left and right (`shifts`), 10% closer (`zoom`), turned 8 degrees either way
+    (`rotate`); all inside the training ranges, the border repeating its edge as there.
+    """
     views = [x, x[:, :, ::-1]]
-    if shifts:
-        d = 3
-        for v in views[:2]:
+    for v in list(views):
+        if shifts:
+            d = 3
             padded = np.pad(v, ((0, 0), (d, d), (d, d), (0, 0)), mode="edge")
             h, w = v.shape[1:3]
             for dy, dx in ((0, d), (2 * d, d), (d, 0), (d, 2 * d)):
                 views.append(padded[:, dy : dy + h, dx : dx + w])
+        if zoom:
+            views.append(_fixed_transform("zoom", -0.1, v))
+        if rotate:
+            views += [_fixed_transform("rotate", a / 360, v) for a in (8, -8)]
     return views
+
+
+def _fixed_transform(kind, factor, x):
+    """x moved by Keras's own augmentation layer, its random range pinned to factor."""
+    from keras import layers
+
+    if kind == "zoom":
+        layer = layers.RandomZoom((factor, factor), fill_mode="nearest")
+    else:
+        layer = layers.RandomRotation((factor, factor), fill_mode="nearest")
+    return np.asarray(layer(np.asarray(x, np.float32), training=True))
 
 
 def predict_probs(model, x, batch_size=512, tta=False):
     """Class probabilities (n, 7) for raw uint8 faces (n, 48, 48, 1).
 
     Args:
-        tta: average over tta_views (shifted views only for a model trained with shifts).
+        tta: average over tta_views (with the transforms the model was trained with).
     """
     if tta:
         from .augment import trained_with
 
-        views = tta_views(np.asarray(x), trained_with(model, "shift"))
+        trained = {k: trained_with(model, k) for k in ("shift", "zoom", "rotate")}
+        views = tta_views(np.asarray(x), trained["shift"], trained["zoom"], trained["rotate"])
         return np.mean([predict_probs(model, v, batch_size) for v in views], axis=0)
     if len(x) == 0:
         return np.zeros((0, model.output_shape[-1]), np.float32)

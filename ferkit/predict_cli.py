@@ -29,8 +29,8 @@ def build_parser():
     p.add_argument(
         "--tta",
         action="store_true",
-        help="test-time augmentation: average over mirrored (and, for models trained with "
-        "shifts, shifted) views",
+        help="test-time augmentation: average over mirrored views and, for models trained "
+        "with them, shifted, zoomed and rotated views",
     )
     p.add_argument("--demo", action="store_true", help="run on matplotlib's sample portrait")
     p.add_argument("--margin", type=float, default=0.1, help="crop margin around each face box")

@@ -19,8 +19,8 @@ def results_table(json_paths):
     """A Markdown table: one row per saved run."""
     rows = [
         "| run | model | recipe | parameters | epochs (best) | val accuracy "
-        "| public accuracy | patience | s/epoch | training time |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| public accuracy | public with --tta | patience | s/epoch | training time |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for path in sorted(json_paths):
         r = json.loads(Path(path).read_text())
@@ -36,6 +36,7 @@ def results_table(json_paths):
             + ("" if r.get("finished", True) else " so far"),
             accuracy_text(r["val_accuracy"]),
             accuracy_text(r["public_accuracy"]),
+            accuracy_text(r.get("tta", {}).get("public_accuracy")),
             r["config"].get("patience") or "-",
             r["seconds_per_epoch"] or "-",
             f"{minutes:.0f} min",

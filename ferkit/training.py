@@ -136,11 +136,20 @@ def make_dataset(x, y, batch_size, shuffle_seed=None, one_hot=False, mixup=0.0):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def accuracy(model, x, y):
+def accuracy(model, x, y, tta=False):
     """Share of faces x whose predicted class is y; None when there are none."""
     if len(x) == 0:
         return None
-    return float(np.mean(predict_probs(model, x).argmax(axis=1) == y))
+    return float(np.mean(predict_probs(model, x, tta=tta).argmax(axis=1) == y))
+
+
+def tta_accuracies(model, data, val_idx):
+    """Validation and public accuracy with test-time augmentation (`predict.py --tta`)."""
+    public_x, public_y = data.x_test[data.public], data.test_labels[data.public]
+    return {
+        "val_accuracy": accuracy(model, data.x_train[val_idx], data.y_train[val_idx], tta=True),
+        "public_accuracy": accuracy(model, public_x, public_y, tta=True),
+    }
 
 
 class RunDir:
@@ -466,7 +475,7 @@ def _record(model, data, config, history, train_idx, val_idx, finished=True):
     else:  # a snapshot at the best epoch: its logs measured this very model
         val_acc, public_acc = accs[best], history[best].get("public_accuracy")
     seconds = sum(h["epoch_seconds"] for h in history)
-    return {
+    record = {
         "name": config.name,
         "model": config.model,
         "finished": finished,
@@ -499,6 +508,9 @@ def _record(model, data, config, history, train_idx, val_idx, finished=True):
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if finished:
+        record["tta"] = tta_accuracies(model, data, val_idx)
+    return record
 
 
 def versions():

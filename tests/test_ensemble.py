@@ -48,6 +48,8 @@ def test_ensemble_averages_its_members_and_feeds_predict(runs, capsys):
     data = load_data(root / "d")
     public = predict_probs(ensemble, data.x_test[data.public]).argmax(1)
     assert saved["public_accuracy"] == pytest.approx(np.mean(public == arrays["public"]))
+    public_tta = predict_probs(ensemble, data.x_test[data.public], tta=True).argmax(1)
+    assert saved["tta"]["public_accuracy"] == pytest.approx(np.mean(public_tta == arrays["public"]))
     assert "ab | ensemble | ensemble" in results_table([m / "ab.json"])
 
     capsys.readouterr()

@@ -104,6 +104,22 @@ def test_tta_averages_mirrored_and_shifted_views():
     np.testing.assert_array_equal(down[:, 3:, :, 0], x[:, :-3, :, 0])
 
 
+def test_tta_adds_the_zoom_and_rotations_the_model_was_trained_with():
+    x = np.random.default_rng(1).integers(0, 256, (3, 48, 48, 1)).astype(np.uint8)
+    views = tta_views(x, zoom=True, rotate=True)
+    assert len(views) == 8  # face and mirror, each plain, closer and turned both ways
+    # Turning the face one way mirrors turning its mirror image the other way.
+    np.testing.assert_allclose(views[3][:, :, ::-1], views[7], atol=0.01)
+    assert np.abs(views[3] - x).mean() > 10
+    # 10% closer: a horizontal ramp of 5 per pixel rises by 4.5 about its centre.
+    ramp = np.tile(np.arange(48, dtype=np.uint8) * 5, (1, 48, 1))[..., None]
+    closer = tta_views(ramp, zoom=True)[2]
+    assert np.diff(closer[0, 24, 10:38, 0]).mean() == pytest.approx(4.5, abs=0.01)
+    model = BUILDERS["cnn"](augment=("zoom", "rotate"))
+    mean = np.mean([predict_probs(model, v) for v in views], axis=0)
+    np.testing.assert_allclose(predict_probs(model, x, tta=True), mean, atol=1e-6)
+
+
 def _train(tmp_path, homework, *flags):
     folder, _ = homework
     argv = ["--data", str(folder), "--models-dir", str(tmp_path / "m")]

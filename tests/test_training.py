@@ -34,6 +34,8 @@ def test_two_epoch_run_writes_model_json_and_figure(tmp_path, capsys):
     assert saved["data"]["fingerprint"] and saved["versions"]["tensorflow"]
     assert len(saved["split"]["val_indices"]) == 7  # 10% of 70, stratified
     assert 0 <= saved["public_accuracy"] <= 1 and saved["best_epoch"] in (1, 2)
+    assert set(saved["tta"]) == {"val_accuracy", "public_accuracy"}
+    assert 0 <= saved["tta"]["public_accuracy"] <= 1
     assert not (tmp_path / "m" / "tiny.run").exists()  # scratch state cleaned up
     assert not [p for p in (tmp_path / "m").iterdir() if p.name.startswith(".")]
 
