@@ -9,14 +9,24 @@ from conftest import ROOT, SHARED_DATA, needs_shared
 from ferkit.report import END, START, results_table
 from ferkit.runs import load_run
 
-ARCHITECTURE = {"cnn": "cnn", "dnn": "dnn", "fast": "fast", "strong": "vgg"}
+ARCHITECTURE = {"cnn": "cnn", "dnn": "dnn", "fast": "fast", "strong": "vgg", "best": "vgg"}
 SHIPPED = list(ARCHITECTURE)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_record_is_complete(name):
     record = json.loads((ROOT / "models" / f"{name}.json").read_text())
-    assert record["model"] == ARCHITECTURE[name] and record["config"]["batch_size"] == 128
+    assert record["model"] == ARCHITECTURE[name]
+    assert set(record["tta"]) == {"val_accuracy", "public_accuracy"}
+    if record["model"] == "ensemble":
+        members = [
+            json.loads((ROOT / m).with_suffix(".json").read_text())
+            for m in record["config"]["members"]
+        ]
+        assert [m["name"] for m in record["members"]] == [m["name"] for m in members]
+        assert all(m["split"] == record["split"] for m in members)
+        return
+    assert record["config"]["batch_size"] == 128
     assert record["epochs_run"] == len(record["history"]) >= record["best_epoch"]
     best = max(h["val_accuracy"] for h in record["history"])
     assert record["val_accuracy"] == pytest.approx(best, abs=2e-3)
@@ -44,3 +54,16 @@ def test_shipped_model_reproduces_its_recorded_accuracy(name):
     public_pred = predict_probs(model, data.x_test[data.public]).argmax(axis=1)
     public = np.mean(public_pred == data.test_labels[data.public])
     assert public == pytest.approx(record["public_accuracy"], abs=1e-3)
+
+
+@needs_shared
+def test_best_model_reaches_070_public_accuracy_with_tta():
+    from ferkit.data import load_data
+    from ferkit.predict import predict_probs
+
+    model, record = load_run(ROOT / "models" / "best.keras")
+    data = load_data(SHARED_DATA)
+    predicted = predict_probs(model, data.x_test[data.public], tta=True).argmax(axis=1)
+    public = np.mean(predicted == data.test_labels[data.public])
+    assert public == pytest.approx(record["tta"]["public_accuracy"], abs=1e-3)
+    assert public >= 0.70
