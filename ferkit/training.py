@@ -15,7 +15,7 @@ from .data import validation_split
 from .errors import InputError
 from .optim import plateau_callback
 from .predict import predict_probs
-from .runs import save_model_atomic, write_json
+from .runs import load_record, run_paths, save_model_atomic, write_json
 
 # Settings that must match for an interrupted run to be resumed.
 _RESUME_KEYS = (
@@ -306,13 +306,15 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
         keras.config.set_dtype_policy(policy)
     settings = {k: getattr(config, k) for k in _RESUME_KEYS}
     settings |= {"data": data.fingerprint, "architecture": architecture_id(model)}
+    # Read once, also on resuming: every save records the run this one started from.
+    init_record = load_record(run_paths(config.init_from)[1]) if config.init_from else None
     start_epoch = run.resume_epoch()
     if start_epoch:
         _check_resumable(run, settings)
         print(f"resuming {config.name} from epoch {start_epoch}", file=out, flush=True)
     else:
         if config.init_from:
-            warm_start(model, config.init_from, data, val_idx)
+            warm_start(model, config.init_from, init_record, data, val_idx)
             print(f"starting {config.name} from the weights of {config.init_from}", file=out)
         shutil.rmtree(run.path, ignore_errors=True)
         run.path.mkdir(parents=True)
@@ -345,8 +347,8 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
 
     def save(history, finished):
         record = _record(model, data, config, history, train_idx, val_idx, finished)
-        if config.init_from:
-            record["init"] = init_summary(config.init_from)
+        if init_record:
+            record["init"] = init_summary(config.init_from, init_record)
         record["devices"] = [d.device_type for d in tf.config.list_logical_devices()]
         record["strategy"] = {
             "name": strategy_name(strategy),
@@ -391,30 +393,28 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     return record
 
 
-def warm_start(model, init_from, data, val_idx):
-    """Copies the weights of the saved run init_from into model (fine-tuning, or a
-    second learning-rate cycle). The saved run must share the data and the validation
-    faces: it was trained on every other face, so another split would leak them."""
-    from .runs import load_run
+def warm_start(model, init_from, record, data, val_idx):
+    """Copies the weights of the saved run init_from (with its JSON record) into model
+    (fine-tuning, or a second learning-rate cycle). The saved run must share the data
+    and the validation faces: it was trained on every other face, so another split
+    would leak them."""
+    from .runs import load_model
 
-    source, record = load_run(init_from)
     if record.get("data", {}).get("fingerprint") != data.fingerprint:
         raise InputError(init_from, "was trained on other data (its fingerprint differs)")
     if record.get("split", {}).get("val_indices") != val_idx.tolist():
         raise InputError(
             init_from, "has another validation split; use its --seed, --val-split and --limit"
         )
+    source = load_model(run_paths(init_from)[0])
     shapes = [tuple(w.shape) for w in model.weights]
     if [tuple(w.shape) for w in source.weights] != shapes:
         raise InputError(init_from, "is another architecture than --model")
     model.set_weights(source.get_weights())
 
 
-def init_summary(init_from):
-    """What a warm-started run's record says of the run it started from."""
-    from .runs import load_record, run_paths
-
-    r = load_record(run_paths(init_from)[1])
+def init_summary(init_from, r):
+    """What a warm-started run's record says of the run it started from (record r)."""
     keys = ("name", "model", "val_accuracy", "public_accuracy", "epochs_run", "training_seconds")
     return {"path": str(init_from), **{k: r.get(k) for k in keys}}
 

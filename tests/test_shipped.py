@@ -18,14 +18,6 @@ def test_record_is_complete(name):
     record = json.loads((ROOT / "models" / f"{name}.json").read_text())
     assert record["model"] == ARCHITECTURE[name]
     assert set(record["tta"]) == {"val_accuracy", "public_accuracy"}
-    if record["model"] == "ensemble":
-        members = [
-            json.loads((ROOT / m).with_suffix(".json").read_text())
-            for m in record["config"]["members"]
-        ]
-        assert [m["name"] for m in record["members"]] == [m["name"] for m in members]
-        assert all(m["split"] == record["split"] for m in members)
-        return
     assert record["config"]["batch_size"] == 128
     assert record["epochs_run"] == len(record["history"]) >= record["best_epoch"]
     best = max(h["val_accuracy"] for h in record["history"])
