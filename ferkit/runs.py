@@ -68,6 +68,7 @@ def load_model(model_path):
     a missing or corrupt file is an InputError."""
     import keras
 
+    from . import models  # noqa: F401 - registers ferkit's own layers for loading
     from .export import SavedModel, TFLiteModel
 
     path = Path(model_path)

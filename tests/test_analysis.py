@@ -184,3 +184,22 @@ def test_other_data_is_refused(tiny_run, tmp_path, capsys):
             ]
         )
     assert code.value.code == 2 and "fingerprints differ" in capsys.readouterr().err
+
+
+def test_float32_copy_of_a_bfloat16_model_computes_the_same_in_float32():
+    import keras
+
+    from ferkit.analysis.precision import float32_copy
+    from ferkit.models import build_cnn
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = build_cnn()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    copy = float32_copy(mixed)
+    assert {layer.compute_dtype for layer in copy.layers} == {"float32"}
+    assert mixed.get_layer("conv1").compute_dtype == "bfloat16"
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1), dtype=np.uint8)
+    np.testing.assert_allclose(np.asarray(copy(faces)), np.asarray(mixed(faces)), atol=0.02)
+    assert float32_copy(copy) is copy

@@ -43,3 +43,27 @@ def test_builders_are_pure():
     a, b = build_cnn(), build_cnn()
     assert a is not b and a.get_layer("conv1").kernel is not b.get_layer("conv1").kernel
     assert not a.compiled
+
+
+def _logits(model):
+    import keras
+
+    return keras.Model(model.input, model.get_layer("logits").output)
+
+
+@pytest.mark.parametrize("builder", [build_cnn, build_dnn])
+def test_standardized_models_ignore_brightness_and_contrast(builder):
+    x = np.random.default_rng(1).integers(40, 200, (4, 48, 48, 1)).astype(np.float32)
+    washed_out = 0.5 * x + 100
+
+    def change(model):
+        before, after = np.asarray(model(x)), np.asarray(model(washed_out))
+        return np.abs(after - before).max() / np.abs(before).max()
+
+    model = _logits(builder(standardize=True))
+    assert change(model) < 1e-3
+    standardized = np.asarray(model.get_layer("standardize")(x / 255))
+    np.testing.assert_allclose(standardized.mean(axis=(1, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(standardized.std(axis=(1, 2, 3)), 1, atol=1e-4)
+    # Without it the same change moves the logits: the test can tell the difference.
+    assert change(_logits(builder(standardize=False))) > 0.05

@@ -157,6 +157,11 @@ def _context(args):
     import_tensorflow_quietly()
     model, _ = load_run(keras_path)
     from ..predict import predict_probs
+    from .precision import float32_copy
+
+    # Gradients and feature maps of a model trained in bfloat16 are too coarse to
+    # picture (and SciPy, under Grad-CAM, cannot read them): explain a float32 copy.
+    model = float32_copy(model)
 
     val_idx = np.asarray(record["split"]["val_indices"])
     val_pred = predict_probs(model, data.x_train[val_idx]).argmax(axis=1)
