@@ -9,7 +9,14 @@ from conftest import ROOT, SHARED_DATA, needs_shared
 from ferkit.report import END, START, results_table
 from ferkit.runs import load_run
 
-ARCHITECTURE = {"cnn": "cnn", "dnn": "dnn", "fast": "fast", "strong": "vgg", "best": "vgg"}
+ARCHITECTURE = {
+    "cnn": "cnn",
+    "cnn_stage1": "cnn",
+    "dnn": "dnn",
+    "fast": "fast",
+    "strong": "vgg",
+    "best": "vgg",
+}
 SHIPPED = list(ARCHITECTURE)
 
 
