@@ -20,6 +20,12 @@ BLOCK_DROPOUT = (0.25, 0.3, 0.35)
 HEAD_DROPOUT = (0.3, 0.2, 0.1)
 
 
+def _float32_if_mixed():
+    """The dtype for a layer that must compute in float32 even under mixed precision
+    (None, the policy's own, when there is none)."""
+    return "float32" if keras.config.dtype_policy().name != "float32" else None
+
+
 @keras.saving.register_keras_serializable(package="ferkit")
 class Standardize(layers.Layer):
     """Per-image standardization: each face to zero mean and unit variance, as
@@ -41,16 +47,14 @@ def _inputs(augment=(), standardize=False):
         x = layer(x)
     if standardize:
         # A mean over 2,304 pixels in bfloat16 would lose the small differences.
-        mixed = keras.config.dtype_policy().name != "float32"
-        x = Standardize(name="standardize", dtype="float32" if mixed else None)(x)
+        x = Standardize(name="standardize", dtype=_float32_if_mixed())(x)
     return pixels, x
 
 
 def _outputs(x):
     logits = layers.Dense(NUM_CLASSES, name="logits")(x)
     # Under mixed precision the probabilities stay float32 so the loss stays exact.
-    mixed = keras.config.dtype_policy().name != "float32"
-    return layers.Activation("softmax", name="probs", dtype="float32" if mixed else None)(logits)
+    return layers.Activation("softmax", name="probs", dtype=_float32_if_mixed())(logits)
 
 
 def _dense_head(x, units=(128, 64, 64), dropout=HEAD_DROPOUT, first=1):

@@ -15,7 +15,7 @@ from .data import validation_split
 from .errors import InputError
 from .optim import plateau_callback
 from .predict import predict_probs
-from .runs import load_record, run_paths, save_model_atomic, write_json
+from .runs import load_model, load_record, run_paths, save_model_atomic, write_json
 
 # Settings that must match for an interrupted run to be resumed.
 _RESUME_KEYS = (
@@ -398,8 +398,6 @@ def warm_start(model, init_from, record, data, val_idx):
     (fine-tuning, or a second learning-rate cycle). The saved run must share the data
     and the validation faces: it was trained on every other face, so another split
     would leak them."""
-    from .runs import load_model
-
     if record.get("data", {}).get("fingerprint") != data.fingerprint:
         raise InputError(init_from, "was trained on other data (its fingerprint differs)")
     if record.get("split", {}).get("val_indices") != val_idx.tolist():

@@ -187,8 +187,6 @@ def test_other_data_is_refused(tiny_run, tmp_path, capsys):
 
 
 def test_float32_copy_of_a_bfloat16_model_computes_the_same_in_float32():
-    import keras
-
     from ferkit.analysis.precision import float32_copy
     from ferkit.models import build_cnn
 

@@ -18,9 +18,11 @@ PARTS = ("confusion", "saliency", "filters", "class_max", "feature_maps", "compa
 
 @dataclass
 class Context:
-    """What every part needs: the model, its record, the data and the flags."""
+    """What every part needs: the model (for its predictions), the model to explain
+    (for gradients and activations), its record, the data and the flags."""
 
     model: object
+    explained: object
     record: dict
     data: object
     val_idx: np.ndarray
@@ -159,10 +161,10 @@ def _context(args):
     from ..predict import predict_probs
     from .precision import float32_copy
 
-    # Gradients and feature maps of a model trained in bfloat16 are too coarse to
-    # picture (and SciPy, under Grad-CAM, cannot read them): explain a float32 copy.
-    model = float32_copy(model)
-
     val_idx = np.asarray(record["split"]["val_indices"])
     val_pred = predict_probs(model, data.x_train[val_idx]).argmax(axis=1)
-    return Context(model, record, data, val_idx, val_pred, args, record["name"])
+    # Gradients and feature maps of a model trained in bfloat16 are too coarse to
+    # picture (and SciPy, under Grad-CAM, cannot read them): explain a float32 copy,
+    # while the predictions stay the saved model's own, as recorded.
+    explained = float32_copy(model)
+    return Context(model, explained, record, data, val_idx, val_pred, args, record["name"])

@@ -72,11 +72,11 @@ def saliency(ctx, args):
     ]
     figs = []
     for method in methods:
-        if method == "gradcam" and not conv_layer_names(ctx.model):
+        if method == "gradcam" and not conv_layer_names(ctx.explained):
             print(f"[saliency] {ctx.run} has no convolution layer: skipping Grad-CAM")
             continue
         # Explain the predicted class: what made the model say what it said.
-        maps = saliency_maps(ctx.model, faces, predicted, method)
+        maps = saliency_maps(ctx.explained, faces, predicted, method)
         numbers[method] = {"mean_map": float(maps.mean())}
         it = iter(zip(faces, maps, captions))
         placed = [(None, None, None) if s is None else next(it) for s in slots]
@@ -90,11 +90,11 @@ def saliency(ctx, args):
 
 
 def filters(ctx, args):
-    layers = args.layers or conv_layer_names(ctx.model)
+    layers = args.layers or conv_layer_names(ctx.explained)
     cfg = ascent_config(args, args.steps)
     numbers, figs = {"config": cfg.__dict__}, []
     for layer in layers:
-        images, final = filter_ascent(ctx.model, layer, cfg)
+        images, final = filter_ascent(ctx.explained, layer, cfg)
         dead = int(np.sum(final <= 0))
         numbers[layer] = {
             "filters": int(len(final)),
@@ -120,7 +120,7 @@ def filters(ctx, args):
 def class_max(ctx, args):
     cfg = ascent_config(args, args.class_steps)
     classes = np.arange(len(CLASS_NAMES))
-    shape = ctx.model.input_shape[1:]
+    shape = ctx.explained.input_shape[1:]
     start_row = int(ctx.images([_start_face(ctx)])[0])
     face = ctx.data.x_train[start_row].astype(np.float32)
     starts = {
@@ -129,7 +129,7 @@ def class_max(ctx, args):
     }
     numbers, rows = {"start_image": start_row}, []
     for name, start in starts.items():
-        images, probs = class_ascent(ctx.model, start, classes, cfg)
+        images, probs = class_ascent(ctx.explained, start, classes, cfg)
         numbers[name] = dict(zip(CLASS_NAMES, probs.round(5).tolist()))
         label = "noise" if name == "noise" else ctx.caption(start_row)
         rows.append((label, start[0] if name == "face" else None, images, probs))
@@ -155,12 +155,12 @@ def _start_face(ctx):
 
 
 def feature_maps(ctx, args):
-    layers = args.layers or conv_layer_names(ctx.model)
+    layers = args.layers or conv_layer_names(ctx.explained)
     if not layers:
         print(f"[feature-maps] {ctx.run} has no convolution layer: nothing to show")
         return {"layers": {}}, []
     row = int(ctx.images([_start_face(ctx)])[0])
-    outputs = layer_outputs(ctx.model, ctx.data.x_train[row : row + 1], layers)
+    outputs = layer_outputs(ctx.explained, ctx.data.x_train[row : row + 1], layers)
     numbers, figs = {"image": row, "layers": {}}, []
     for layer, maps in outputs.items():
         active = int(np.sum(maps[0].max(axis=(0, 1)) > 0))
