@@ -4,6 +4,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -11,24 +12,32 @@ import numpy as np
 from .. import CLASS_NAMES
 from ..cli import add_data_arg, import_tensorflow_quietly, load_data, parser
 from ..errors import InputError, exit_on_input_error
-from ..runs import load_record, load_run, run_paths, write_json
+from ..runs import load_model, load_record, run_paths, write_json
 
 PARTS = ("confusion", "saliency", "filters", "class_max", "feature_maps", "compare")
 
 
 @dataclass
 class Context:
-    """What every part needs: the model (for its predictions), the model to explain
-    (for gradients and activations), its record, the data and the flags."""
+    """What every part needs: the model, its record, the data and the flags."""
 
     model: object
-    explained: object
     record: dict
     data: object
     val_idx: np.ndarray
     val_pred: np.ndarray
     args: object
     run: str
+
+    @cached_property
+    def explained(self):
+        """The model to take gradients and activations of, made on first use."""
+        from .precision import float32_copy
+
+        # Gradients and feature maps of a model trained in bfloat16 are too coarse to
+        # picture (and SciPy, under Grad-CAM, cannot read them): explain a float32 copy,
+        # while the predictions stay the saved model's own, as recorded.
+        return float32_copy(self.model)
 
     def images(self, default):
         return np.asarray(self.args.images) if self.args.images else np.asarray(default)
@@ -157,14 +166,9 @@ def _context(args):
                 args.data, f"--images {bad[0]} is not a training row 0-{data.y_train.size - 1}"
             )
     import_tensorflow_quietly()
-    model, _ = load_run(keras_path)
+    model = load_model(keras_path)
     from ..predict import predict_probs
-    from .precision import float32_copy
 
     val_idx = np.asarray(record["split"]["val_indices"])
     val_pred = predict_probs(model, data.x_train[val_idx]).argmax(axis=1)
-    # Gradients and feature maps of a model trained in bfloat16 are too coarse to
-    # picture (and SciPy, under Grad-CAM, cannot read them): explain a float32 copy,
-    # while the predictions stay the saved model's own, as recorded.
-    explained = float32_copy(model)
-    return Context(model, explained, record, data, val_idx, val_pred, args, record["name"])
+    return Context(model, record, data, val_idx, val_pred, args, record["name"])
