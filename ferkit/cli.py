@@ -1,39 +1,13 @@
 """Shared command-line plumbing for the entry scripts."""
 
 import argparse
-import os
 import sys
-
-# Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from .data import default_data_path, load_data  # noqa: E402
 from .distribute import KINDS, tf_config_problem  # noqa: E402
 from .errors import InputError, exit_on_input_error  # noqa: E402
+from .quiet import import_tensorflow_quietly  # noqa: F401 - sets the log level first
 from .training import TrainConfig  # noqa: E402
-
-
-def import_tensorflow_quietly():
-    """Imports TensorFlow with its C++ start-up banner (printed before any log
-    setting applies) kept off the terminal; shows it if the import fails."""
-    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
-        return
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def parser(description):

@@ -6,7 +6,6 @@ checked for shape; if anything looks wrong, a line-by-line pass names the first 
 """
 
 import os
-import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -176,14 +175,15 @@ def _parse_block(block):
         keys = np.array([int(block[s:e]) for s, e in zip(starts, commas)], dtype=np.int64)
     except ValueError:
         return None
-    with warnings.catch_warnings():
-        # NumPy only warns when it stops early on a bad token; we want it to fail.
-        warnings.simplefilter("error")
-        try:
-            # uint16 parses fastest among types wide enough to see values > 255.
-            values = np.fromstring(block.replace(b",", b" "), dtype=np.uint16, sep=" ")
-        except (ValueError, DeprecationWarning):
-            return None
+    # NumPy stops early on a bad token (with a DeprecationWarning, an error where warnings
+    # are errors), so the count below catches it. warnings.catch_warnings is not used:
+    # these blocks parse in threads, and interleaved catch_warnings can leave the
+    # process's filters set to "error" for good.
+    try:
+        # uint16 parses fastest among types wide enough to see values > 255.
+        values = np.fromstring(block.replace(b",", b" "), dtype=np.uint16, sep=" ")
+    except (ValueError, DeprecationWarning):
+        return None
     if values.size != n * (NUM_PIXELS + 1):
         return None
     pixels = values.reshape(n, NUM_PIXELS + 1)[:, 1:]

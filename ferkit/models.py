@@ -26,10 +26,29 @@ def _float32_if_mixed():
     return "float32" if keras.config.dtype_policy().name != "float32" else None
 
 
+# Layer normalisation over height, width and channels, without centre or scale, is
+# per-image standardization (`tf.image.per_image_standardization`) up to epsilon, built
+# from Keras's own layers so a saved model loads without this package. The epsilon is
+# far below the variance of any face that is not blank (a blank one maps to 0 either way).
+STANDARDIZE_EPSILON = 1e-6
+
+
+def standardize_layer(name="standardize"):
+    """Each face to zero mean and unit variance, computed in float32."""
+    # A mean over 2,304 pixels in bfloat16 would lose the small differences.
+    return layers.LayerNormalization(
+        axis=(1, 2, 3),
+        epsilon=STANDARDIZE_EPSILON,
+        center=False,
+        scale=False,
+        name=name,
+        dtype=_float32_if_mixed(),
+    )
+
+
 @keras.saving.register_keras_serializable(package="ferkit")
 class Standardize(layers.Layer):
-    """Per-image standardization: each face to zero mean and unit variance, as
-    `tf.image.per_image_standardization` (the std is floored at 1/sqrt(pixels))."""
+    """The custom layer models saved before standardize_layer used; kept so they load."""
 
     def call(self, x):
         mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
@@ -46,8 +65,7 @@ def _inputs(augment=(), standardize=False):
     for layer in augmentation_layers(augment):
         x = layer(x)
     if standardize:
-        # A mean over 2,304 pixels in bfloat16 would lose the small differences.
-        x = Standardize(name="standardize", dtype=_float32_if_mixed())(x)
+        x = standardize_layer()(x)
     return pixels, x
 
 

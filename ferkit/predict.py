@@ -65,6 +65,16 @@ def submission_csv(ids, labels):
     return "id,label\n" + "\n".join(rows) + "\n"
 
 
+def probs_csv(ids, probs, class_names):
+    """Class probabilities as CSV text: `id`, then one column a class, in id order."""
+    import pandas as pd
+
+    order = np.argsort(ids, kind="stable")
+    frame = pd.DataFrame(np.asarray(probs)[order], columns=list(class_names))
+    frame.insert(0, "id", np.asarray(ids)[order])
+    return frame.to_csv(index=False, float_format="%.6f")
+
+
 def write_submission(path, ids, labels):
     atomic_write_text(path, submission_csv(ids, labels))
 

@@ -19,11 +19,21 @@ def build_parser():
         "faces of --data; with IMAGE files or folders (or --demo), find and classify faces."
     )
     p.add_argument("inputs", nargs="*", metavar="IMAGE", help="photos or folders of photos")
-    p.add_argument("--model", default="models/cnn.keras", help="a saved .keras model")
+    p.add_argument(
+        "--model",
+        default="models/cnn.keras",
+        help="a saved .keras model, or an export: .tflite (LiteRT), .onnx (onnxruntime) or "
+        "a SavedModel folder",
+    )
     add_data_arg(p)
     p.add_argument(
         "--out",
         help="submission CSV (default submission.csv); for photos a folder (default predictions/)",
+    )
+    p.add_argument(
+        "--probs",
+        metavar="PATH",
+        help="also write every test face's class probabilities (id, then one column a class)",
     )
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument(
@@ -42,31 +52,44 @@ def build_parser():
 
 @exit_on_input_error
 def predict_main(argv=None):
-    args = build_parser().parse_args(argv)
+    p = build_parser()
+    args = p.parse_args(argv)
+    if args.probs and (args.inputs or args.demo or args.webcam):
+        p.error("--probs applies to the test faces; photos write faces.csv with probabilities")
     if args.inputs or args.demo or args.webcam:
-        import_tensorflow_quietly()
-        from .runs import load_model
-
-        model = load_model(args.model)
+        model = _load(args.model)
         if args.webcam:
             return webcam(model, args)
         return predict_photos(args, model)
     return predict_dataset(args)
 
 
-def predict_dataset(args):
-    from .predict import known_accuracies, predict_probs, write_submission
+def _load(path):
+    """The model at path; TensorFlow is imported only for the formats that need it, so
+    LiteRT and onnxruntime start in a fraction of the time."""
     from .runs import load_model
+
+    if Path(path).suffix not in (".tflite", ".onnx"):
+        import_tensorflow_quietly()
+    return load_model(path)
+
+
+def predict_dataset(args):
+    from .predict import known_accuracies, predict_probs, probs_csv, write_submission
+    from .runs import atomic_write_text
 
     data = load_data(args.data)
     if data.test_ids.size == 0:
         raise InputError(args.data, "no test faces (test.csv, test.csv.gz or Kaggle test rows)")
-    import_tensorflow_quietly()
-    model = load_model(args.model)
-    predicted = predict_probs(model, data.x_test, args.batch_size, args.tta).argmax(axis=1)
+    model = _load(args.model)
+    probs = predict_probs(model, data.x_test, args.batch_size, args.tta)
+    predicted = probs.argmax(axis=1)
     out = args.out or "submission.csv"
     write_submission(out, data.test_ids, predicted)
     print(f"wrote {out}: {predicted.size} predictions")
+    if args.probs:
+        atomic_write_text(args.probs, probs_csv(data.test_ids, probs, CLASS_NAMES))
+        print(f"wrote {args.probs}: class probabilities of {len(probs)} faces")
     for part, (acc, n) in known_accuracies(data, predicted).items():
         print(f"{part} accuracy {acc:.4f} on {n} labelled test faces")
 

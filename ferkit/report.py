@@ -1,7 +1,8 @@
 """The README's results table, generated from the saved runs' JSON files.
 
 `python -m ferkit.report` prints it; `python -m ferkit.report --update README.md`
-rewrites the table between the README's results markers.
+rewrites the table between the README's results markers, and `--cards
+models/README.md` writes the model cards (ferkit.cards).
 """
 
 import argparse
@@ -56,8 +57,13 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models-dir", default="models")
     p.add_argument("--update", metavar="README", help="rewrite the table in this file")
+    p.add_argument("--cards", metavar="PATH", help="write the model cards to this file")
     args = p.parse_args(argv)
     table = results_table(Path(args.models_dir).glob("*.json"))
+    if args.cards:
+        from .cards import cards
+
+        Path(args.cards).write_text(cards(Path(args.models_dir).glob("*.json"), args.models_dir))
     if args.update:
         readme = Path(args.update)
         readme.write_text(replace_table(readme.read_text(), table))

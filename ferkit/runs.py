@@ -64,25 +64,28 @@ def load_record(json_path):
 
 
 def load_model(model_path):
-    """Loads a .keras model (uncompiled), a .tflite file or an exported SavedModel folder;
-    a missing or corrupt file is an InputError."""
-    import keras
-
-    from . import models  # noqa: F401 - registers ferkit's own layers for loading
-    from .export import SavedModel, TFLiteModel
+    """Loads a .keras model (uncompiled), or an exported model (.tflite, .onnx, a SavedModel
+    folder) on its own runtime; a missing or corrupt file is an InputError."""
+    from .runtimes import load_exported
 
     path = Path(model_path)
     if not path.exists():
         raise InputError(path, "no such file")
     try:
-        if path.suffix == ".tflite":
-            return TFLiteModel(path)
-        if path.is_dir():
-            return SavedModel(path)
+        exported = load_exported(path)
+        if exported is not None:
+            return exported
+        import keras
+
+        # Models saved before standardization was a built-in layer need ferkit's own.
+        from . import models  # noqa: F401
+
         return keras.saving.load_model(path, compile=False)
-    except Exception as err:  # noqa: BLE001 - Keras raises many types for bad files
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the loaders raise many types for bad files
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(path, f"not a readable Keras model ({reason[:120]})") from None
+        raise InputError(path, f"not a readable model ({reason[:120]})") from None
 
 
 def load_run(model_path):

@@ -152,6 +152,25 @@ def tta_accuracies(model, data, val_idx):
     }
 
 
+def per_class_accuracies(model, data, val_idx):
+    """Each class's accuracy (recall) on validation and on the public faces."""
+    from . import CLASS_NAMES
+
+    parts = {
+        "val": (data.x_train[val_idx], data.y_train[val_idx]),
+        "public": (data.x_test[data.public], data.test_labels[data.public]),
+    }
+    result = {}
+    for part, (x, y) in parts.items():
+        if len(y):
+            predicted = predict_probs(model, x).argmax(axis=1)
+            result[part] = {
+                name: float(np.mean(predicted[y == k] == k)) if np.any(y == k) else None
+                for k, name in enumerate(CLASS_NAMES)
+            }
+    return result
+
+
 class RunDir:
     """Scratch state of an unfinished run: backups, best weights, per-epoch log."""
 
@@ -463,6 +482,7 @@ def _check_resumable(run, settings):
 def _record(model, data, config, history, train_idx, val_idx, finished=True):
     """The run's JSON record for the model as it is now (its best weights)."""
 
+    from .machine import describe
     from .models import count_params
 
     accs = [h["val_accuracy"] for h in history]
@@ -504,10 +524,12 @@ def _record(model, data, config, history, train_idx, val_idx, finished=True):
             "n_public": int(data.public.sum()),
         },
         "versions": versions(),
+        "machine": describe(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if finished:
         record["tta"] = tta_accuracies(model, data, val_idx)
+        record["per_class"] = per_class_accuracies(model, data, val_idx)
     return record
 
 

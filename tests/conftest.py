@@ -10,7 +10,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data" / "fer2013"
+# The real data: $FER_DATA when set (as CI sets it), else the shared folder beside the repo.
+SHARED_DATA = Path(os.environ.get("FER_DATA") or ROOT.parent / "shared" / "data" / "fer2013")
 
 
 def pixel_text(row):
@@ -66,5 +67,7 @@ def _isolated_cache(tmp_path, monkeypatch):
 
 
 needs_shared = pytest.mark.skipif(
-    not (SHARED_DATA / "train.csv.gz").exists(), reason="../shared/data/fer2013 is absent"
+    not (SHARED_DATA / "train.csv.gz").exists(),
+    reason=f"the real FER2013 data is absent: no train.csv.gz in {SHARED_DATA} "
+    "(set FER_DATA to the folder that holds it)",
 )

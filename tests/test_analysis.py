@@ -187,8 +187,8 @@ def test_other_data_is_refused(tiny_run, tmp_path, capsys):
 
 
 def test_float32_copy_of_a_bfloat16_model_computes_the_same_in_float32():
-    from ferkit.analysis.precision import float32_copy
     from ferkit.models import build_cnn
+    from ferkit.precision import float32_copy
 
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:

@@ -190,7 +190,7 @@ def test_corrupt_model_is_one_line(tmp_path, capsys):
         )
     err = capsys.readouterr().err
     assert code.value.code == 2 and err.count("\n") == 1
-    assert "bad.keras: not a readable Keras model" in err and not out.exists()
+    assert "bad.keras: not a readable model" in err and not out.exists()
 
 
 def test_no_traceback_from_the_real_script(tmp_path):

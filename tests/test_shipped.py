@@ -1,6 +1,9 @@
 """The models shipped in models/: their records, the README table, their accuracy."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -35,7 +38,7 @@ def test_record_is_complete(name):
 def test_readme_table_comes_from_the_json_files():
     readme = (ROOT / "README.md").read_text()
     table = readme.split(START)[1].split(END)[0].strip()
-    assert table == results_table((ROOT / "models").glob("*.json"))
+    assert table == results_table([ROOT / "models" / f"{n}.json" for n in SHIPPED])
 
 
 @needs_shared
@@ -56,22 +59,96 @@ def test_shipped_model_reproduces_its_recorded_accuracy(name):
 
 
 @needs_shared
-def test_best_model_reaches_070_public_accuracy_with_tta():
+def test_best_model_reaches_070_validation_accuracy_with_tta():
     from ferkit.data import load_data
     from ferkit.predict import predict_probs
 
     model, record = load_run(ROOT / "models" / "best.keras")
     data = load_data(SHARED_DATA)
-    predicted = predict_probs(model, data.x_test[data.public], tta=True).argmax(axis=1)
-    public = np.mean(predicted == data.test_labels[data.public])
-    assert public == pytest.approx(record["tta"]["public_accuracy"], abs=1e-3)
-    assert public >= 0.70
+    val = np.array(record["split"]["val_indices"])
+    predicted = predict_probs(model, data.x_train[val], tta=True).argmax(axis=1)
+    accuracy = np.mean(predicted == data.y_train[val])
+    assert accuracy == pytest.approx(record["tta"]["val_accuracy"], abs=1e-3)
+    assert accuracy >= 0.70
 
 
 def test_reference_models_beat_the_report():
-    """CNN at least 0.62 val and public, DNN far below (the report: 0.62 / 0.61, about 0.40)."""
+    """CNN at least 0.62 validation, DNN far below (the report: 0.62 / 0.61, about 0.40).
+    Only validation is asserted: the public faces choose nothing."""
     # The records are tied to the models by test_shipped_model_reproduces_its_recorded_accuracy.
     cnn, dnn = (json.loads((ROOT / "models" / f"{n}.json").read_text()) for n in ("cnn", "dnn"))
     assert cnn["config"]["recipe"] == dnn["config"]["recipe"] == "reference"
-    assert cnn["val_accuracy"] >= 0.62 and cnn["public_accuracy"] >= 0.62
-    assert 0.38 <= dnn["public_accuracy"] < cnn["public_accuracy"] - 0.15
+    assert cnn["val_accuracy"] >= 0.62
+    assert 0.38 <= dnn["val_accuracy"] < cnn["val_accuracy"] - 0.15
+
+
+def test_shipped_models_load_in_plain_keras(tmp_path):
+    """Every shipped model, loaded with Keras's default safe mode by a Python that has
+    never seen ferkit: the working directory and sys.path exclude the repository (-I:
+    no PYTHONPATH either). One process for all, since each start imports TensorFlow."""
+    code = (
+        "import sys, keras, numpy as np\n"
+        "for path in sys.argv[2:]:\n"
+        "    model = keras.saving.load_model(path)\n"
+        "    probs = np.asarray(model(np.zeros((2, 48, 48, 1), 'float32')))\n"
+        "    print(path, probs.shape, round(float(probs.sum()), 3))\n"
+        "assert not [m for m in sys.modules if m.startswith('ferkit')]\n"
+        "assert not [p for p in sys.path if p and p.startswith(sys.argv[1])]\n"
+    )
+    paths = [str(ROOT / "models" / f"{name}.keras") for name in SHIPPED]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code, str(ROOT), *paths],
+        cwd=tmp_path,
+        env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == paths
+    assert all(line.split()[1:] == ["(2,", "7)", "2.0"] for line in lines)
+
+
+@pytest.mark.parametrize("name", [n for n in SHIPPED if n in ("cnn", "cnn_stage1", "dnn")])
+def test_converted_models_keep_their_labels(name):
+    """The models whose custom standardization was replaced by Keras's own layer."""
+    record = json.loads((ROOT / "models" / f"{name}.json").read_text())
+    converted = record["converted"]
+    assert converted["public_label_agreement"] >= 0.999
+    assert converted["public_accuracy_after"] == pytest.approx(record["public_accuracy"], abs=1e-3)
+
+
+def test_model_cards_come_from_the_json_files():
+    from ferkit.cards import cards
+
+    text = (ROOT / "models" / "README.md").read_text()
+    assert text == cards([ROOT / "models" / f"{n}.json" for n in SHIPPED], ROOT / "models")
+    assert text.count("\n## ") == len(SHIPPED)
+
+
+def test_model_card_snippets_run(tmp_path, monkeypatch):
+    """The three snippets of a card, run as written on the exported model."""
+    import re
+
+    from ferkit.cards import card
+    from ferkit.export import export_onnx, export_tflite
+    from ferkit.runs import load_model
+
+    (tmp_path / "models").mkdir()
+    model = load_model(ROOT / "models" / "dnn.keras")
+    (tmp_path / "models" / "dnn.keras").write_bytes((ROOT / "models" / "dnn.keras").read_bytes())
+    export_tflite(model, tmp_path / "models" / "dnn.tflite")
+    export_onnx(model, tmp_path / "models" / "dnn.onnx")
+    monkeypatch.chdir(tmp_path)
+    record = json.loads((ROOT / "models" / "dnn.json").read_text())
+    snippets = re.findall(r"```python\n(.*?)```", card(record, ROOT / "models"), re.S)
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1)).astype(np.uint8)
+    results = []
+    for code in snippets:
+        scope = {"faces": faces}
+        exec(code, scope)
+        results.append(np.asarray(scope["probs"]))
+    assert len(results) == 3
+    for probs in results[1:]:
+        np.testing.assert_allclose(probs, results[0], atol=1e-4)

@@ -32,7 +32,7 @@ class Context:
     @cached_property
     def explained(self):
         """The model to take gradients and activations of, made on first use."""
-        from .precision import float32_copy
+        from ..precision import float32_copy
 
         # Gradients and feature maps of a model trained in bfloat16 are too coarse to
         # picture (and SciPy, under Grad-CAM, cannot read them): explain a float32 copy,

@@ -1,0 +1,183 @@
+"""Model cards: one section a saved run in `models/README.md`, written from its record.
+
+`python -m ferkit.report --cards models/README.md` regenerates the file.
+"""
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from . import CLASS_NAMES
+
+ARCHITECTURES = {
+    "cnn": "the reference CNN of the classic homework report: three blocks of 3x3 "
+    "convolution, max-pooling and dropout, then a 128-64-64 dense head; each face is "
+    "standardized inside the model",
+    "dnn": "the parameter-matched fully connected network: the CNN's convolution blocks "
+    "replaced by three dense layers of 112 units, the same head and standardization",
+    "vgg": "a small VGG-style network: four stages of two 3x3 convolutions with BatchNorm "
+    "(32 to 256 channels) and a 256-unit dense layer",
+    "fast": "a network built for CPU speed: one convolution at each large resolution, "
+    "BatchNorm and global average pooling",
+    "ensemble": "an average of the class probabilities of several saved runs",
+}
+
+DATA_LIMITS = (
+    "FER2013 (Goodfellow et al. 2013): 35,887 48x48 grey faces found by web image search "
+    "for emotion words and labelled by one annotator each. Its labels are noisy: the FER+ "
+    "relabelling by ten annotators (Barsoum et al. 2016) disagrees with about a quarter of "
+    "them. Disgust has 436 training faces of 28,709, so it is learnt least. The faces are "
+    "mostly posed or staged expressions of adults, and the literature documents "
+    "demographic imbalance (age, gender, skin tone) in it and in the web images it comes "
+    "from; accuracy on under-represented groups is not measured here."
+)
+USES = (
+    "**For**: teaching and research on expression recognition; a baseline to compare "
+    "against; reading the expression of a frontal, well-lit face in a photo, where a "
+    "wrong answer costs nothing. **Not for**: judging anyone's emotions, honesty, health or "
+    "suitability (hiring, policing, education, medicine, insurance), surveillance, or any "
+    "decision about a person. A facial expression is not an inner emotion, and the labels "
+    "the model learnt are one annotator's guess."
+)
+
+
+def _lineage(record, models_dir):
+    """The records of the runs this one was started from, oldest first."""
+    chain, seen = [], {record.get("name")}
+    init = record.get("init")
+    while init and init.get("name") not in seen:
+        seen.add(init.get("name"))
+        path = Path(models_dir) / f"{init['name']}.json"
+        if not path.exists():
+            chain.append(init)
+            break
+        parent = json.loads(path.read_text())
+        chain.append(parent)
+        init = parent.get("init")
+    return chain[::-1]
+
+
+def train_command(record):
+    """The command that trained the run, with the flags that differ from its recipe."""
+    from .cli import _RECIPE_FLAGS
+    from .recipes import resolve
+
+    config = record["config"]
+    if record["model"] == "ensemble":
+        return "python ensemble.py " + " ".join(config["members"]) + f" --name {record['name']}"
+    script = "train_dnn.py" if record["model"] == "dnn" else "train_cnn.py"
+    recipe = config.get("recipe") or "reference"
+    base = asdict(resolve(script[6:9], None if recipe == "reference" else recipe))
+    parts = [f"python {script}"] + ([f"--recipe {recipe}"] if recipe != "reference" else [])
+    flags = {dest: field for dest, field in _RECIPE_FLAGS.items()}
+    flags.update({"seed": "seed", "val_split": "val_split", "limit": "limit"})
+    flags.update({"patience": "patience", "init_from": "init_from"})
+    for dest, field in flags.items():
+        if config.get(field) != base.get(field) and config.get(field) is not None:
+            parts.append(f"--{dest.replace('_', '-')} {config[field]}")
+    default_name = recipe if recipe != "reference" else config["model"]
+    if record["name"] != default_name:
+        parts.append(f"--name {record['name']}")
+    return " ".join(parts)
+
+
+def _accuracy(value):
+    return "-" if value is None else f"{value:.4f}"
+
+
+def card(record, models_dir="models"):
+    """The Markdown card of one run."""
+    name, config = record["name"], record["config"]
+    lineage = _lineage(record, models_dir)
+    runs = lineage + [record]
+    hours = sum(r.get("training_seconds") or 0 for r in runs) / 3600
+    machine = record.get("machine")
+    machine_text = (
+        f"{machine['cpu']}, {machine['cores']} cores"
+        if machine
+        else "not recorded (trained before records kept it; a 2-core CPU of this project)"
+    )
+    tta = record.get("tta") or {}
+    lines = [
+        f"## {name}",
+        "",
+        f"**What it is**: {ARCHITECTURES.get(record['model'], record['model'])}; "
+        f"{record['params']:,} parameters, trained in {config.get('precision', 'float32')}. "
+        f"It takes raw 0-255 grey pixels of shape (48, 48, 1) and returns the probabilities "
+        f"of {', '.join(CLASS_NAMES)}.",
+        "",
+        f"**How it was trained**: `{train_command(record)}`",
+        "",
+    ]
+    if lineage:
+        steps = " -> ".join(f"{r['name']} ({r.get('epochs_run', '?')} epochs)" for r in lineage)
+        lines += [f"- lineage: {steps} -> {name} ({record['epochs_run']} epochs)"]
+    lines += [
+        f"- training time: {hours:.1f} hours (wall clock) for the whole lineage "
+        f"({(record.get('training_seconds') or 0) / 3600:.1f} for this run); "
+        f"best epoch {record.get('best_epoch')} of {record['epochs_run']}",
+        f"- machine: {machine_text}",
+        f"- validation split: {record['split']['n_val']} training faces held out "
+        f"(seed {record['split']['seed']}), the faces it was selected on",
+        "",
+        "| | validation | public test |",
+        "| --- | ---: | ---: |",
+        f"| accuracy | {_accuracy(record['val_accuracy'])} "
+        f"| {_accuracy(record['public_accuracy'])} |",
+        f"| accuracy with `--tta` | {_accuracy(tta.get('val_accuracy'))} "
+        f"| {_accuracy(tta.get('public_accuracy'))} |",
+    ]
+    per_class = record.get("per_class") or {}
+    for k in CLASS_NAMES:
+        lines.append(
+            f"| {k} | {_accuracy(per_class.get('val', {}).get(k))} "
+            f"| {_accuracy(per_class.get('public', {}).get(k))} |"
+        )
+    stem = f"models/{name}"
+    lines += [
+        "",
+        "Run it in plain Keras, in LiteRT (after `python export.py --model "
+        f"{stem}.keras`) or in onnxruntime (after `... --format onnx`); `faces` is a uint8 "
+        "array (n, 48, 48, 1):",
+        "",
+        "```python",
+        "import keras",
+        f'model = keras.saving.load_model("{stem}.keras")',
+        "probs = model.predict(faces)",
+        "```",
+        "",
+        "```python",
+        "from ai_edge_litert.interpreter import Interpreter",
+        f'run = Interpreter("{stem}.tflite").get_signature_runner()',
+        'probs = run(pixels=faces.astype("float32"))["output_0"]',
+        "```",
+        "",
+        "```python",
+        "import onnxruntime",
+        f'session = onnxruntime.InferenceSession("{stem}.onnx")',
+        'probs = session.run(None, {"pixels": faces.astype("float32")})[0]',
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def cards(json_paths, models_dir="models"):
+    """models/README.md: the common parts once, then a card a run."""
+    records = [json.loads(Path(p).read_text()) for p in sorted(json_paths)]
+    head = [
+        "# Model cards",
+        "",
+        "Generated from the runs' JSON records by `python -m ferkit.report --cards "
+        "models/README.md`; do not edit by hand. Accuracy is the share of faces whose most "
+        "probable class is their FER2013 label. Runs were selected on the validation split "
+        "only; the public test faces are reported, never used to choose.",
+        "",
+        f"**Data and its limits** (every model): {DATA_LIMITS}",
+        "",
+        f"**Intended use** (every model): {USES}",
+        "",
+        "Models: " + ", ".join(f"[{r['name']}](#{r['name']})" for r in records),
+        "",
+    ]
+    return "\n".join(head + [card(r, models_dir) for r in records])
