@@ -47,6 +47,7 @@ def write_summary():
         "throughput": "Throughput (bench/throughput.py)",
         "trainer": "Where an epoch of the suite trainer goes (bench/throughput.py --trainer)",
         "load_data": "Loading the data (bench/load_data.py)",
+        "runtimes": "Inference on each runtime (bench/runtimes.py)",
         "ascent": "Gradient ascent (bench/ascent.py)",
     }
     for name, title in titles.items():

@@ -154,3 +154,18 @@ def test_real_data_counts():
     assert counts.tolist() == [467, 56, 496, 895, 653, 415, 607]
     # The first training face of FER2013 starts with these pixels.
     assert data.x_train[0].ravel()[:5].tolist() == [70, 80, 82, 72, 58]
+
+
+def test_parsing_leaves_the_warning_filters_alone(tmp_path):
+    """Blocks parse in threads; warnings.catch_warnings there once left every warning an
+    error for the rest of the process, and a later NumPy deprecation killed training."""
+    import warnings
+
+    from conftest import write_homework
+
+    from ferkit.data import load_data
+
+    write_homework(tmp_path / "d", n_train=400, gz=True)
+    before = list(warnings.filters)
+    load_data(tmp_path / "d")
+    assert warnings.filters == before
