@@ -1,6 +1,6 @@
 """Export a saved model to TFLite or a SavedModel. See `python export.py --help`."""
 
-from ferkit.export_cli import export_main
+from ferkit.deploy.export_cli import export_main
 
 if __name__ == "__main__":
     export_main()

@@ -1,6 +1,6 @@
 """Write a Kaggle submission (id,label) for the test faces. See `python predict.py --help`."""
 
-from ferkit.predict_cli import predict_main
+from ferkit.deploy.predict_cli import predict_main
 
 if __name__ == "__main__":
     predict_main()

@@ -1,6 +1,6 @@
 """Train the parameter-matched DNN on FER2013. `python train_dnn.py --help` lists the flags."""
 
-from ferkit.cli import train_main
+from ferkit.train.cli import train_main
 
 if __name__ == "__main__":
     train_main("dnn")

@@ -6,20 +6,16 @@ Usage: python bench/ascent.py [--model models/cnn.keras] [--layer conv2] [--step
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
+from report import publish
+
+import ferkit.quiet  # noqa: F401 - quiets TensorFlow's C++ logging before it loads
+from ferkit.analysis.ascent import AscentConfig, filter_ascent, noise_images
+from ferkit.runs import load_model
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-from report import publish  # noqa: E402
-
-from ferkit.analysis.ascent import AscentConfig, filter_ascent, noise_images  # noqa: E402
-from ferkit.runs import load_model  # noqa: E402
 
 
 def main():

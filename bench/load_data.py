@@ -15,14 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from report import publish
+
+from ferkit.data.csvio import read_key_pixel_csv
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from report import publish  # noqa: E402
-
-from ferkit.csvio import read_key_pixel_csv  # noqa: E402
 
 
 def homework_loop(path):
@@ -54,7 +51,7 @@ def fresh_process_load(data_dir, cache_home):
         "import time; t = time.perf_counter(); from ferkit.data import load_data; "
         f"load_data({str(data_dir)!r}); print(time.perf_counter() - t)"
     )
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache_home), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache_home))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     return float(out.stdout.strip())
 

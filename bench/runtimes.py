@@ -7,20 +7,17 @@ Usage: python bench/runtimes.py [--data DIR] [--models NAME ...] [--repeat N]
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from report import publish
+
+from ferkit.data import load_data
+from ferkit.machine import describe
+from ferkit.quiet import import_tensorflow_quietly, native_output_caught
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from report import publish  # noqa: E402
-
-from ferkit.cli import load_data  # noqa: E402
-from ferkit.machine import describe  # noqa: E402
-from ferkit.quiet import import_tensorflow_quietly, native_output_caught  # noqa: E402
 
 SHIPPED = ("cnn", "cnn_stage1", "dnn", "fast", "strong", "best")
 SINGLE_FACES = 200
@@ -28,7 +25,7 @@ SINGLE_FACES = 200
 
 def faces_per_second(model, x, repeat, batch_size=512):
     """Batched throughput (fastest of repeat) and single-face throughput."""
-    from ferkit.predict import predict_probs
+    from ferkit.deploy.predict import predict_probs
 
     predict_probs(model, x[:batch_size])  # warm-up: tracing, allocation
     best = min(_timed(lambda: predict_probs(model, x, batch_size)) for _ in range(repeat))
@@ -50,7 +47,7 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args(argv)
     import_tensorflow_quietly()
-    from ferkit.export import export_onnx, export_tflite
+    from ferkit.deploy.export import export_onnx, export_tflite
     from ferkit.runs import load_model
 
     x = load_data(args.data).x_test

@@ -8,18 +8,16 @@ Usage: python bench/throughput.py [--models cnn,dnn,fast,vgg] [--steps 30]
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+from report import publish
 
-import numpy as np  # noqa: E402
-from report import publish  # noqa: E402
+import ferkit.quiet  # noqa: F401 - quiets TensorFlow's C++ logging before it loads
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BATCH = 128
 INFER = 4096  # faces per inference timing
@@ -89,13 +87,14 @@ def measure(name, precision, x, y, steps):
     import tensorflow as tf
 
     from ferkit.augment import parse_augment
+    from ferkit.deploy.predict import predict_probs
     from ferkit.models import BUILDERS
-    from ferkit.predict import predict_probs
-    from ferkit.training import make_dataset
+    from ferkit.precision import dtype_policy
+    from ferkit.train.pipeline import make_dataset
 
-    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     keras.utils.set_random_seed(0)
-    model = BUILDERS[name](augment=parse_augment("none"))
+    with dtype_policy(precision):
+        model = BUILDERS[name](augment=parse_augment("none"))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     n = steps * BATCH
     suite = make_dataset(x[:n], y[:n], BATCH, shuffle_seed=0).repeat()
@@ -107,7 +106,6 @@ def measure(name, precision, x, y, steps):
     t = time.perf_counter()
     predict_probs(model, infer)
     t_infer = time.perf_counter() - t
-    keras.config.set_dtype_policy("float32")
     flops = forward_flops(model)
     train_ips = n / t_suite
     return {
@@ -196,9 +194,11 @@ def trainer_breakdown(data, epochs, repeats=3):
     runs."""
     import tensorflow as tf
 
+    from ferkit.deploy.predict import predict_probs
     from ferkit.models import build_cnn
-    from ferkit.predict import predict_probs
-    from ferkit.training import TrainConfig, split_indices, train
+    from ferkit.train.config import TrainConfig
+    from ferkit.train.loop import train
+    from ferkit.train.pipeline import split_indices
 
     clock = _PhaseClock()
     config = TrainConfig(epochs=epochs, models_dir=tempfile.mkdtemp())
@@ -215,7 +215,7 @@ def trainer_breakdown(data, epochs, repeats=3):
     bare = {
         "training steps": min(_fit_seconds(model, batch.repeat(), steps) for _ in range(repeats))
     }
-    for name, part in (("validation pass", data.x_train[va]), ("public", data.x_test[data.public])):
+    for name, part in (("validation pass", data.x_train[va]), ("public", data.public_faces[0])):
         predict_probs(model, part)
         times = []
         for _ in range(repeats):
@@ -239,8 +239,8 @@ def main():
     )
     args = p.parse_args()
 
-    from ferkit.cli import import_tensorflow_quietly
     from ferkit.data import load_data
+    from ferkit.quiet import import_tensorflow_quietly
 
     data = load_data(args.data)
     import_tensorflow_quietly()

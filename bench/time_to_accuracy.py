@@ -16,14 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import TIME_TO_ACCURACY, publish, time_to_accuracy_lines
+
+import ferkit.quiet  # noqa: F401 - quiets TensorFlow's C++ logging before it loads
+from ferkit.record import read_record
+from ferkit.train.recipes import RECIPES
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from report import TIME_TO_ACCURACY, publish, time_to_accuracy_lines  # noqa: E402
-
-from ferkit.recipes import RECIPES  # noqa: E402
 
 
 def budget_callback(start, budget_s, target, stop_at_target):
@@ -66,16 +65,16 @@ def main():
 
     # The clock starts before anything is loaded: this is what a user waits for.
     start = time.perf_counter()
-    from ferkit.cli import import_tensorflow_quietly
     from ferkit.data import load_data
-    from ferkit.recipes import resolve
+    from ferkit.quiet import import_tensorflow_quietly
+    from ferkit.train.recipes import resolve
 
     data = load_data(args.data)
     if not data.public.any():
         sys.exit(f"{args.data}: no public labels to measure accuracy on")
     import_tensorflow_quietly()
     from ferkit.models import builder_for
-    from ferkit.training import train
+    from ferkit.train.loop import train
 
     config = resolve("cnn", args.recipe)
     config.name, config.seed = args.recipe, args.seed
@@ -94,7 +93,8 @@ def summary(seconds, accs, target, budget_minutes, record):
         "seconds_by_epoch": seconds,
         "cores": os.cpu_count(),
         "budget_minutes": budget_minutes,
-        "config": record["config"],
+        # The scratch models folder is of no interest, and a path of this machine.
+        "config": {k: v for k, v in record["config"].items() if k != "models_dir"},
     }
 
 
@@ -104,7 +104,7 @@ def from_run(path, target):
     Its clock starts with the first epoch (data loading and model building, a few
     seconds, are not in the record).
     """
-    record = json.loads(Path(path).read_text())
+    record = read_record(path)
     seconds = [round(h["wall_seconds"], 1) for h in record["history"]]
     accs = [round(h["public_accuracy"], 4) for h in record["history"]]
     reached = next((i for i, a in enumerate(accs) if a >= target), len(accs) - 1)

@@ -3,11 +3,10 @@
 `python -m ferkit.report --cards models/README.md` regenerates the file.
 """
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 
-from . import CLASS_NAMES
+from ferkit import CLASS_NAMES
+from ferkit.record import read_record
 
 ARCHITECTURES = {
     "cnn": "the reference CNN of the classic homework report: three blocks of 3x3 "
@@ -51,30 +50,33 @@ def _lineage(record, models_dir):
         if not path.exists():
             chain.append(init)
             break
-        parent = json.loads(path.read_text())
+        parent = read_record(path)
         chain.append(parent)
         init = parent.get("init")
     return chain[::-1]
 
 
 def train_command(record):
-    """The command that trained the run, with the flags that differ from its recipe."""
-    from .cli import _RECIPE_FLAGS
-    from .recipes import resolve
+    """The command that trained the run: its recipe and the flags that changed it."""
+    from ferkit.record import recipe_changes
+    from ferkit.train.cli import _RECIPE_FLAGS
 
     config = record["config"]
     if record["model"] == "ensemble":
         return "python ensemble.py " + " ".join(config["members"]) + f" --name {record['name']}"
     script = "train_dnn.py" if record["model"] == "dnn" else "train_cnn.py"
     recipe = config.get("recipe") or "reference"
-    base = asdict(resolve(script[6:9], None if recipe == "reference" else recipe))
     parts = [f"python {script}"] + ([f"--recipe {recipe}"] if recipe != "reference" else [])
-    flags = {dest: field for dest, field in _RECIPE_FLAGS.items()}
-    flags.update({"seed": "seed", "val_split": "val_split", "limit": "limit"})
-    flags.update({"patience": "patience", "init_from": "init_from"})
-    for dest, field in flags.items():
-        if config.get(field) != base.get(field) and config.get(field) is not None:
-            parts.append(f"--{dest.replace('_', '-')} {config[field]}")
+    flag_of = {field: dest for dest, field in _RECIPE_FLAGS.items()}
+    changes = record.get("recipe_changes", recipe_changes(config))
+    default_model = script[6:9] if recipe == "reference" else None
+    for field, value in changes.items():
+        if field != "model" or value != default_model:
+            parts.append(f"--{flag_of[field].replace('_', '-')} {value}")
+    for field in ("seed", "split_seed", "val_split", "limit", "patience", "init_from"):
+        default = {"seed": 0, "val_split": 0.1}.get(field)
+        if config.get(field) is not None and config.get(field) != default:
+            parts.append(f"--{field.replace('_', '-')} {config[field]}")
     default_name = recipe if recipe != "reference" else config["model"]
     if record["name"] != default_name:
         parts.append(f"--name {record['name']}")
@@ -133,6 +135,26 @@ def card(record, models_dir="models"):
             f"| {k} | {_accuracy(per_class.get('val', {}).get(k))} "
             f"| {_accuracy(per_class.get('public', {}).get(k))} |"
         )
+    calibration = record.get("calibration")
+    if calibration:
+        lines += [
+            "",
+            f"Probabilities are calibrated by a temperature of {calibration['temperature']:.3f} "
+            "inside the model, fitted on the validation faces (ECE over "
+            f"{calibration['bins']} bins; NLL: mean negative log-likelihood):",
+            "",
+            "| | ECE before | ECE after | NLL before | NLL after |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for part, title in (("val", "validation"), ("public", "public test")):
+            if part in calibration:
+                b, a = calibration[part]["before"], calibration[part]["after"]
+                lines.append(
+                    f"| {title} | {b['ece']:.4f} | {a['ece']:.4f} | {b['nll']:.4f} "
+                    f"| {a['nll']:.4f} |"
+                )
+    else:
+        lines += ["", "Probabilities are not calibrated (`python calibrate.py` would)."]
     stem = f"models/{name}"
     lines += [
         "",
@@ -164,7 +186,7 @@ def card(record, models_dir="models"):
 
 def cards(json_paths, models_dir="models"):
     """models/README.md: the common parts once, then a card a run."""
-    records = [json.loads(Path(p).read_text()) for p in sorted(json_paths)]
+    records = [read_record(p) for p in sorted(json_paths)]
     head = [
         "# Model cards",
         "",

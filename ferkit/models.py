@@ -8,8 +8,8 @@ analysis code can address them.
 import keras
 from keras import layers, ops
 
-from . import IMAGE_SIZE, NUM_CLASSES
-from .augment import augmentation_layers
+from ferkit import IMAGE_SIZE, NUM_CLASSES
+from ferkit.augment import augmentation_layers
 
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 
@@ -191,7 +191,7 @@ def builder_for(config):
     """The builder of a TrainConfig's model, with its augmentation."""
     import functools
 
-    from .augment import parse_augment
+    from ferkit.augment import parse_augment
 
     return functools.partial(BUILDERS[config.model], augment=parse_augment(config.augment))
 

@@ -1,6 +1,21 @@
-"""The inference copy of a model, in float32, for explaining and exporting it."""
+"""Precision: building models in mixed precision, and the float32 inference copy of a
+model for explaining and exporting it."""
+
+import contextlib
 
 import keras
+
+
+@contextlib.contextmanager
+def dtype_policy(precision):
+    """Builds the models of the block in `precision` ("float32" or "bfloat16", Keras mixed
+    precision), restoring the global policy afterwards whatever happens."""
+    saved = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(saved)
 
 
 def _all_layers(model):

@@ -6,8 +6,9 @@ models/README.md` writes the model cards (ferkit.cards).
 """
 
 import argparse
-import json
 from pathlib import Path
+
+from ferkit.record import read_record
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -16,21 +17,40 @@ def accuracy_text(value):
     return "-" if value is None else f"{value:.4f}"
 
 
+def ece_text(record):
+    """Public ECE before -> after the run's temperature, or - when it has none."""
+    public = (record.get("calibration") or {}).get("public")
+    if not public:
+        return "-"
+    return f"{public['before']['ece']:.3f} -> {public['after']['ece']:.3f}"
+
+
+def recipe_text(record):
+    """The recipe a run followed, what it changed of it, and the run it started from."""
+    text = record["config"].get("recipe") or "reference"
+    changes = record.get("recipe_changes") or {}
+    if changes:
+        text += " (" + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items()) + ")"
+    if record.get("init"):
+        text += f", from {record['init']['name']}"
+    return text
+
+
 def results_table(json_paths):
     """A Markdown table: one row per saved run."""
     rows = [
         "| run | model | recipe | parameters | epochs (best) | val accuracy "
-        "| public accuracy | public with --tta | patience | s/epoch | training time |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| public accuracy | public with --tta | public ECE (calibrated) | patience | s/epoch "
+        "| training time |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for path in sorted(json_paths):
-        r = json.loads(Path(path).read_text())
+        r = read_record(path)
         minutes = r["training_seconds"] / 60
         cells = [
             r["name"],
             r["model"],
-            (r["config"].get("recipe") or "reference")
-            + (f", from {r['init']['name']}" if r.get("init") else ""),
+            recipe_text(r),
             f"{r['params']:,}",
             f"{r['epochs_run']}"
             + ("" if r["best_epoch"] is None else f" ({r['best_epoch']})")
@@ -38,6 +58,7 @@ def results_table(json_paths):
             accuracy_text(r["val_accuracy"]),
             accuracy_text(r["public_accuracy"]),
             accuracy_text(r.get("tta", {}).get("public_accuracy")),
+            ece_text(r),
             r["config"].get("patience") or "-",
             r["seconds_per_epoch"] or "-",
             f"{minutes:.0f} min",
@@ -61,7 +82,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     table = results_table(Path(args.models_dir).glob("*.json"))
     if args.cards:
-        from .cards import cards
+        from ferkit.cards import cards
 
         Path(args.cards).write_text(cards(Path(args.models_dir).glob("*.json"), args.models_dir))
     if args.update:

@@ -1,11 +1,12 @@
-"""Saved runs: models/NAME.keras plus models/NAME.json, written atomically."""
+"""Saved runs on disk: models/NAME.keras plus models/NAME.json, written atomically, and
+the loading of every kind of model file."""
 
 import json
 import os
 import tempfile
 from pathlib import Path
 
-from .errors import InputError
+from ferkit.errors import InputError
 
 
 def atomic_write_text(path, text):
@@ -52,21 +53,10 @@ def run_paths(model_path):
     return p, p.with_suffix(".json")
 
 
-def load_record(json_path):
-    """Reads a run's JSON record; a missing or corrupt file is an InputError."""
-    json_path = Path(json_path)
-    try:
-        return json.loads(json_path.read_text())
-    except FileNotFoundError:
-        raise InputError(json_path, "no such file (every saved model has its JSON)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(json_path, f"not valid JSON ({err})") from None
-
-
 def load_model(model_path):
     """Loads a .keras model (uncompiled), or an exported model (.tflite, .onnx, a SavedModel
     folder) on its own runtime; a missing or corrupt file is an InputError."""
-    from .runtimes import load_exported
+    from ferkit.deploy.runtimes import load_exported
 
     path = Path(model_path)
     if not path.exists():
@@ -78,7 +68,7 @@ def load_model(model_path):
         import keras
 
         # Models saved before standardization was a built-in layer need ferkit's own.
-        from . import models  # noqa: F401
+        from ferkit import models  # noqa: F401
 
         return keras.saving.load_model(path, compile=False)
     except InputError:
@@ -90,6 +80,8 @@ def load_model(model_path):
 
 def load_run(model_path):
     """Returns (model, record) of a saved run."""
+    from ferkit.record import read_record
+
     keras_path, json_path = run_paths(model_path)
     model = load_model(keras_path)
-    return model, load_record(json_path)
+    return model, read_record(json_path)

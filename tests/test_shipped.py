@@ -45,23 +45,23 @@ def test_readme_table_comes_from_the_json_files():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_reproduces_its_recorded_accuracy(name):
     from ferkit.data import load_data
-    from ferkit.predict import predict_probs
+    from ferkit.deploy.predict import predict_probs
 
     model, record = load_run(ROOT / "models" / f"{name}.keras")
     data = load_data(SHARED_DATA)
-    assert record["data"]["fingerprint"] == data.fingerprint
+    data.check_trained_on(record, name)
     val = np.array(record["split"]["val_indices"])
     val_pred = predict_probs(model, data.x_train[val]).argmax(axis=1)
     assert np.mean(val_pred == data.y_train[val]) == pytest.approx(record["val_accuracy"], abs=1e-3)
-    public_pred = predict_probs(model, data.x_test[data.public]).argmax(axis=1)
-    public = np.mean(public_pred == data.test_labels[data.public])
+    faces, labels = data.public_faces
+    public = np.mean(predict_probs(model, faces).argmax(axis=1) == labels)
     assert public == pytest.approx(record["public_accuracy"], abs=1e-3)
 
 
 @needs_shared
 def test_best_model_reaches_070_validation_accuracy_with_tta():
     from ferkit.data import load_data
-    from ferkit.predict import predict_probs
+    from ferkit.deploy.predict import predict_probs
 
     model, record = load_run(ROOT / "models" / "best.keras")
     data = load_data(SHARED_DATA)
@@ -132,7 +132,7 @@ def test_model_card_snippets_run(tmp_path, monkeypatch):
     import re
 
     from ferkit.cards import card
-    from ferkit.export import export_onnx, export_tflite
+    from ferkit.deploy.export import export_onnx, export_tflite
     from ferkit.runs import load_model
 
     (tmp_path / "models").mkdir()

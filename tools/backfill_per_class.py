@@ -7,9 +7,10 @@ import argparse
 
 import numpy as np
 
-from ferkit.cli import add_data_arg, load_data
-from ferkit.runs import load_run, run_paths, write_json
-from ferkit.training import per_class_accuracies
+from ferkit.cli import add_data_arg
+from ferkit.data import load_data
+from ferkit.record import per_class_accuracies, write_record
+from ferkit.runs import load_run, run_paths
 
 
 def main(argv=None):
@@ -24,7 +25,7 @@ def main(argv=None):
             raise SystemExit(f"error: {path} was trained on other data than {args.data}")
         val_idx = np.asarray(record["split"]["val_indices"])
         record["per_class"] = per_class_accuracies(model, data, val_idx)
-        write_json(run_paths(path)[1], record)
+        write_record(run_paths(path)[1], record)
         print(path, record["per_class"])
 
 

@@ -13,10 +13,12 @@ import sys
 import keras
 import numpy as np
 
-from ferkit.cli import add_data_arg, load_data
+from ferkit.cli import add_data_arg
+from ferkit.data import load_data
+from ferkit.deploy.predict import predict_probs
 from ferkit.models import standardize_layer
-from ferkit.predict import predict_probs
-from ferkit.runs import load_run, run_paths, save_model_atomic, write_json
+from ferkit.record import write_record
+from ferkit.runs import load_run, run_paths, save_model_atomic
 
 MIN_AGREEMENT = 0.999
 
@@ -42,7 +44,7 @@ def main(argv=None):
     add_data_arg(p)
     args = p.parse_args(argv)
     data = load_data(args.data)
-    x, y = data.x_test[data.public], data.test_labels[data.public]
+    x, y = data.public_faces
     for path in args.models:
         model, record = load_run(path)
         converted = convert(model)
@@ -62,7 +64,7 @@ def main(argv=None):
             "public_accuracy_after": float(np.mean(after == y)),
         }
         save_model_atomic(converted, keras_path)
-        write_json(json_path, record)
+        write_record(json_path, record)
 
 
 if __name__ == "__main__":

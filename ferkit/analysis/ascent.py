@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import AscentConfig  # noqa: F401 - re-exported for callers
+from ferkit.analysis.config import AscentConfig  # noqa: F401 - re-exported for callers
 
 
 def noise_images(n, shape, seed):

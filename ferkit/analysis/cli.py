@@ -9,12 +9,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import CLASS_NAMES
-from ..cli import add_data_arg, import_tensorflow_quietly, load_data, parser
-from ..errors import InputError, exit_on_input_error
-from ..runs import load_model, load_record, run_paths, write_json
+from ferkit import CLASS_NAMES
+from ferkit.cli import add_data_arg, parser
+from ferkit.data import load_data
+from ferkit.errors import InputError, exit_on_input_error
+from ferkit.quiet import import_tensorflow_quietly
+from ferkit.record import read_record
+from ferkit.runs import load_model, run_paths, write_json
 
-PARTS = ("confusion", "saliency", "filters", "class_max", "feature_maps", "compare")
+PARTS = (
+    "confusion",
+    "calibration",
+    "saliency",
+    "filters",
+    "class_max",
+    "feature_maps",
+    "compare",
+)
 
 
 @dataclass
@@ -32,7 +43,7 @@ class Context:
     @cached_property
     def explained(self):
         """The model to take gradients and activations of, made on first use."""
-        from ..precision import float32_copy
+        from ferkit.precision import float32_copy
 
         # Gradients and feature maps of a model trained in bfloat16 are too coarse to
         # picture (and SciPy, under Grad-CAM, cannot read them): explain a float32 copy,
@@ -47,13 +58,13 @@ class Context:
         return f"#{i} true {CLASS_NAMES[self.data.y_train[i]]}\npred {CLASS_NAMES[pred]}"
 
     def model_predict(self, rows):
-        from ..predict import predict_probs
+        from ferkit.deploy.predict import predict_probs
 
         return predict_probs(self.model, self.data.x_train[rows]).argmax(axis=1)
 
 
 def build_parser():
-    from .config import AscentConfig
+    from ferkit.analysis.config import AscentConfig
 
     d = AscentConfig()
     p = parser("Explain a trained model: confusion matrix, saliency, filters, class images.")
@@ -63,6 +74,9 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seeds image choice and every random start")
     parts = p.add_argument_group("parts (any number; --all for every one)")
     parts.add_argument("--confusion", action="store_true", help="confusion matrix, val and public")
+    parts.add_argument(
+        "--calibration", action="store_true", help="reliability diagram, val and public"
+    )
     parts.add_argument("--saliency", action="store_true", help="saliency maps (see --method)")
     parts.add_argument("--filters", action="store_true", help="gradient ascent on conv filters")
     parts.add_argument("--class-max", action="store_true", help="gradient ascent on classes")
@@ -92,15 +106,6 @@ def build_parser():
     return p
 
 
-def ascent_config(args, steps):
-    from .config import AscentConfig
-
-    cfg = AscentConfig(
-        steps, args.step_size, not args.no_normalize, args.jitter, args.tv, args.seed
-    )
-    return cfg.without_regularisation() if args.no_reg else cfg
-
-
 @exit_on_input_error
 def analyze_main(argv=None):
     p = build_parser()
@@ -115,8 +120,8 @@ def analyze_main(argv=None):
     needs_model = [part for part in chosen if part != "compare"]
     ctx = _context(args) if needs_model else None
     import_tensorflow_quietly()
-    from ..plotting import plt
-    from . import parts as part_functions
+    from ferkit.analysis import parts as part_functions
+    from ferkit.plotting import plt
 
     figures.mkdir(parents=True, exist_ok=True)
     for part in chosen:
@@ -134,7 +139,7 @@ def analyze_main(argv=None):
         print(f"[{part}] {numbers['seconds']:.1f}s, {len(entries)} figure(s)", flush=True)
     write_json(summary_path, summary)
     if args.all:
-        from .html import write_index
+        from ferkit.analysis.html import write_index
 
         write_index(figures / "index.html", summary)
         print(f"wrote {figures / 'index.html'}")
@@ -153,12 +158,9 @@ def _read_summary(path):
 
 def _context(args):
     keras_path, json_path = run_paths(args.model)
-    record = load_record(json_path)
+    record = read_record(json_path)
     data = load_data(args.data)
-    if record["data"]["fingerprint"] != data.fingerprint:
-        raise InputError(
-            args.data, f"is not the data {keras_path} was trained on (fingerprints differ)"
-        )
+    data.check_trained_on(record, keras_path)
     if args.images:
         bad = [i for i in args.images if not 0 <= i < data.y_train.size]
         if bad:
@@ -167,7 +169,7 @@ def _context(args):
             )
     import_tensorflow_quietly()
     model = load_model(keras_path)
-    from ..predict import predict_probs
+    from ferkit.deploy.predict import predict_probs
 
     val_idx = np.asarray(record["split"]["val_indices"])
     val_pred = predict_probs(model, data.x_train[val_idx]).argmax(axis=1)

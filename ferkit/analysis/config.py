@@ -1,6 +1,17 @@
 """Gradient-ascent settings, importable without TensorFlow (for argparse defaults)."""
 
+import os
 from dataclasses import dataclass, replace
+
+# Caps every optimisation's steps (gradient ascent) and every epoch's training steps, so
+# tests stay fast; tf-keras-vis does the same under test.
+MAX_STEPS_ENV = "FERKIT_MAX_STEPS"
+
+
+def capped(steps):
+    """steps, or fewer where $FERKIT_MAX_STEPS says so."""
+    cap = os.environ.get(MAX_STEPS_ENV)
+    return min(steps, int(cap)) if cap else steps
 
 
 @dataclass(frozen=True)
@@ -27,3 +38,11 @@ class AscentConfig:
 
     def without_regularisation(self):
         return replace(self, jitter=0, tv=0.0)
+
+
+def ascent_config(args, steps):
+    """The AscentConfig analyze.py's flags ask for, with `steps` steps."""
+    cfg = AscentConfig(
+        capped(steps), args.step_size, not args.no_normalize, args.jitter, args.tv, args.seed
+    )
+    return cfg.without_regularisation() if args.no_reg else cfg

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
-from .. import CLASS_NAMES
+from ferkit import CLASS_NAMES
 
 
 def confusion_stats(y_true, y_pred):

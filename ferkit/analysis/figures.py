@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
-from .. import CLASS_NAMES
-from ..plotting import plt
+from ferkit import CLASS_NAMES
+from ferkit.plotting import plt
 
 
 def plot_confusion(stats, title):
@@ -137,4 +137,22 @@ def plot_compare(records):
     for ax in (by_epoch, by_time):
         ax.grid(alpha=0.3)
         ax.legend()
+    return fig
+
+
+def plot_reliability(curves, stats, title):
+    """Accuracy against confidence per bin (the diagonal is perfect calibration), one
+    line per curve name; bar widths show the share of faces in each bin."""
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="calibrated")
+    for name, rows in curves.items():
+        ok = ~np.isnan(rows[:, 0])
+        label = f"{name} (ECE {stats[name]['ece']:.3f})"
+        ax.plot(rows[ok, 0], rows[ok, 1], marker="o", ms=3, label=label)
+    first = next(iter(curves.values()))
+    edges = np.linspace(0, 1, len(first) + 1)
+    ax.bar(edges[:-1], first[:, 2], width=np.diff(edges), align="edge", alpha=0.15, color="k")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", title=title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
     return fig

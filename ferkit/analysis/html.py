@@ -2,7 +2,7 @@
 
 import html
 
-from ..runs import atomic_write_text
+from ferkit.runs import atomic_write_text
 
 
 def _key_numbers(part, numbers):

@@ -2,17 +2,17 @@
 
 import numpy as np
 
-from .. import CLASS_NAMES
-from ..predict import predict_probs
-from ..runs import load_record
-from . import figures
-from .ascent import class_ascent, filter_ascent, noise_images
-from .cli import ascent_config
-from .compare import compare_rows, format_rows
-from .confusion import confusion_stats, text_report
-from .features import conv_layer_names
-from .features import feature_maps as layer_outputs
-from .saliency import METHODS, saliency_maps
+from ferkit import CLASS_NAMES
+from ferkit.analysis import figures
+from ferkit.analysis.ascent import class_ascent, filter_ascent, noise_images
+from ferkit.analysis.compare import compare_rows, format_rows
+from ferkit.analysis.config import ascent_config
+from ferkit.analysis.confusion import confusion_stats, text_report
+from ferkit.analysis.features import conv_layer_names
+from ferkit.analysis.features import feature_maps as layer_outputs
+from ferkit.analysis.saliency import METHODS, saliency_maps
+from ferkit.deploy.predict import predict_probs
+from ferkit.record import read_record
 
 
 def _stats_json(stats):
@@ -28,9 +28,8 @@ def confusion(ctx, args):
     y_val = ctx.data.y_train[ctx.val_idx]
     sets = {"validation": (y_val, ctx.val_pred)}
     if ctx.data.has_public_labels:
-        public = ctx.data.public
-        pred = predict_probs(ctx.model, ctx.data.x_test[public]).argmax(axis=1)
-        sets["public"] = (ctx.data.test_labels[public], pred)
+        faces, labels = ctx.data.public_faces
+        sets["public"] = (labels, predict_probs(ctx.model, faces).argmax(axis=1))
     numbers, figs = {}, []
     for name, (y_true, y_pred) in sets.items():
         stats = confusion_stats(y_true, y_pred)
@@ -41,6 +40,42 @@ def confusion(ctx, args):
             f"Confusion matrix of {ctx.run} on the {name} set, accuracy {stats['accuracy']:.3f}."
         )
         figs.append((f"{ctx.run}_confusion_{name}.png", fig, caption))
+    return numbers, figs
+
+
+def calibration(ctx, args):
+    """Reliability diagrams of the model's probabilities (calibrated, if it stores a
+    temperature) on the validation and public faces."""
+    from ferkit.calibration import (
+        calibration_stats,
+        logits_model,
+        reliability,
+        temperature_of,
+    )
+
+    sets = {"validation": (ctx.data.x_train[ctx.val_idx], ctx.data.y_train[ctx.val_idx])}
+    if ctx.data.has_public_labels:
+        sets["public"] = ctx.data.public_faces
+    t = temperature_of(ctx.model)
+    to_logits = logits_model(ctx.model)
+    numbers, figs = {"temperature": t}, []
+    for name, (x, y) in sets.items():
+        z = predict_probs(to_logits, x).astype(np.float64)
+        raw = np.exp(z - z.max(axis=1, keepdims=True))
+        raw /= raw.sum(axis=1, keepdims=True)
+        scaled = np.exp((z - z.max(axis=1, keepdims=True)) / t)
+        scaled /= scaled.sum(axis=1, keepdims=True)
+        curves = {"raw": reliability(raw, y)}
+        stats = {"raw": calibration_stats(raw, y)}
+        if t != 1.0:
+            curves[f"T = {t:.2f}"] = reliability(scaled, y)
+            stats[f"T = {t:.2f}"] = calibration_stats(scaled, y)
+        numbers[name] = stats
+        fig = figures.plot_reliability(curves, stats, f"{ctx.run}, {name}")
+        caption = f"Reliability of {ctx.run} on the {name} set: " + "; ".join(
+            f"{k}: ECE {v['ece']:.3f}, NLL {v['nll']:.3f}" for k, v in stats.items()
+        )
+        figs.append((f"{ctx.run}_calibration_{name}.png", fig, caption + "."))
     return numbers, figs
 
 
@@ -175,7 +210,7 @@ def feature_maps(ctx, args):
 
 
 def compare(ctx, args):
-    records = [load_record(path) for path in args.compare_runs]
+    records = [read_record(path) for path in args.compare_runs]
     rows = compare_rows(records)
     print(format_rows(rows))
     names = " vs ".join(r["name"] for r in records)

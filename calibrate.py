@@ -1,0 +1,6 @@
+"""Calibrate saved runs on their validation faces. See `python calibrate.py --help`."""
+
+from ferkit.train.calibrate_cli import calibrate_main
+
+if __name__ == "__main__":
+    calibrate_main()

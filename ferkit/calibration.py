@@ -1,0 +1,129 @@
+"""Calibrated probabilities: temperature scaling (Guo et al. 2017) fitted on the
+validation split, and the measures of calibration (ECE, negative log-likelihood).
+
+The temperature lives inside the model, as a built-in Rescaling layer between `logits`
+and `probs`, so every consumer of the file gets calibrated probabilities.
+"""
+
+import numpy as np
+
+ECE_BINS = 15
+
+
+def expected_calibration_error(probs, labels, bins=ECE_BINS):
+    """ECE: the gap between confidence and accuracy, averaged over equal-width
+    confidence bins, weighted by the faces in each."""
+    probs, labels = np.asarray(probs), np.asarray(labels)
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    gap = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            gap += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(gap)
+
+
+def reliability(probs, labels, bins=ECE_BINS):
+    """Per bin: (mean confidence, accuracy, share of faces); NaN where a bin is empty."""
+    probs, labels = np.asarray(probs), np.asarray(labels)
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    which = np.clip(
+        np.digitize(confidence, np.linspace(0, 1, bins + 1)[1:-1], right=True), 0, bins - 1
+    )
+    rows = []
+    for b in range(bins):
+        mask = which == b
+        rows.append(
+            (confidence[mask].mean(), correct[mask].mean(), mask.mean())
+            if mask.any()
+            else (np.nan, np.nan, 0.0)
+        )
+    return np.array(rows)
+
+
+def negative_log_likelihood(probs, labels):
+    """Mean -log p(true class), floored at 1e-12."""
+    probs = np.asarray(probs)
+    return float(-np.mean(np.log(np.maximum(probs[np.arange(len(labels)), labels], 1e-12))))
+
+
+def _softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(logits, labels):
+    """The temperature T > 0 that minimises the NLL of softmax(logits / T)."""
+    from scipy.optimize import minimize_scalar
+
+    logits = np.asarray(logits, np.float64)
+
+    def nll(log_t):
+        return negative_log_likelihood(_softmax(logits / np.exp(log_t)), labels)
+
+    best = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(best.x))
+
+
+def logits_model(model):
+    """A model from the same input to the `logits` layer's output (before any
+    temperature), for fitting one."""
+    import keras
+
+    return keras.Model(model.input, model.get_layer("logits").output)
+
+
+def temperature_of(model):
+    """The temperature stored in model (1.0 when it has none)."""
+    try:
+        return 1.0 / float(model.get_layer("temperature").scale)
+    except ValueError:
+        return 1.0
+
+
+def with_temperature(model, temperature):
+    """model with its logits divided by temperature before the softmax: the same
+    layers and weights, a built-in Rescaling layer named `temperature` in between."""
+    import keras
+
+    logits = model.get_layer("logits").output
+    # The division and the softmax run in float32 even in a bfloat16 model.
+    scaled = keras.layers.Rescaling(1.0 / temperature, name="temperature", dtype="float32")(logits)
+    probs = keras.layers.Activation("softmax", name="probs", dtype="float32")(scaled)
+    return keras.Model(model.input, probs, name=model.name)
+
+
+def calibration_stats(probs, labels):
+    return {
+        "ece": expected_calibration_error(probs, labels),
+        "nll": negative_log_likelihood(probs, labels),
+    }
+
+
+def calibrate_run(model, record, data):
+    """Fits a temperature on the run's validation faces and returns (the calibrated model,
+    the record's `calibration` entry: the temperature, ECE and NLL before and after on
+    validation and public)."""
+    from ferkit.deploy.predict import predict_probs
+
+    val = np.asarray(record["split"]["val_indices"])
+    parts = {"val": (data.x_train[val], data.y_train[val]), "public": data.public_faces}
+    to_logits = logits_model(model)
+    logits = {
+        k: predict_probs(to_logits, x).astype(np.float64) for k, (x, _) in parts.items() if len(x)
+    }
+    # Refitting a calibrated model starts from its raw logits, so it is not compounded.
+    temperature = fit_temperature(logits["val"], parts["val"][1])
+    entry = {"temperature": temperature, "bins": ECE_BINS, "fitted_on": "val"}
+    for k, z in logits.items():
+        labels = parts[k][1]
+        entry[k] = {
+            "before": calibration_stats(_softmax(z), labels),
+            "after": calibration_stats(_softmax(z / temperature), labels),
+        }
+    return with_temperature(model, temperature), entry

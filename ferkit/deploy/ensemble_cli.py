@@ -1,0 +1,96 @@
+"""ensemble.py: several saved runs averaged into one model file, with its JSON record."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ferkit.cli import add_data_arg, parser
+from ferkit.data import load_data
+from ferkit.errors import InputError, exit_on_input_error
+from ferkit.quiet import import_tensorflow_quietly
+from ferkit.report import accuracy_text
+
+
+def build_parser():
+    p = parser(
+        "Average the class probabilities of saved runs into one model that predict.py, "
+        "export.py and the results table use like any other."
+    )
+    p.add_argument("members", nargs="+", metavar="MODEL", help="saved .keras runs (two or more)")
+    p.add_argument("--name", default="ensemble", help="writes MODELS_DIR/NAME.keras and .json")
+    p.add_argument("--models-dir", default="models")
+    add_data_arg(p)
+    return p
+
+
+@exit_on_input_error
+def ensemble_main(argv=None):
+    p = build_parser()
+    args = p.parse_args(argv)
+    if len(args.members) < 2:
+        p.error("an ensemble needs at least two models")
+    data = load_data(args.data)
+    import_tensorflow_quietly()
+    from ferkit.deploy.ensemble import build_ensemble
+    from ferkit.record import write_record
+    from ferkit.runs import load_run, save_model_atomic
+
+    runs = [load_run(m) for m in args.members]
+    first_split = _split_key(runs[0][1])
+    for path, (_, rec) in zip(args.members[1:], runs[1:]):
+        if _split_key(rec) != first_split:
+            raise InputError(path, "trained on another validation split than the first")
+    data.check_trained_on(runs[0][1], args.members[0])
+    model = build_ensemble([m for m, _ in runs], name=args.name)
+    record = ensemble_record(model, [r for _, r in runs], args.members, data, args.name)
+    for member in record["members"] + [record]:
+        print(
+            f"{member['name']:>12}: val accuracy {accuracy_text(member['val_accuracy'])}, "
+            f"public accuracy {accuracy_text(member['public_accuracy'])}"
+        )
+    out = Path(args.models_dir)
+    save_model_atomic(model, out / f"{args.name}.keras")
+    write_record(out / f"{args.name}.json", record)
+    print(f"saved {out / args.name}.keras")
+    return record
+
+
+def ensemble_record(model, records, paths, data, name):
+    """The ensemble's JSON record, in the shape of a training run's."""
+    from ferkit.models import count_params
+    from ferkit.record import SCHEMA_VERSION, accuracy, tta_accuracies, versions
+
+    split = records[0]["split"]
+    val = np.asarray(split["val_indices"], dtype=int)
+    public_x, public_y = data.public_faces
+    return {
+        "schema": SCHEMA_VERSION,
+        "name": name,
+        "model": "ensemble",
+        "finished": True,
+        "config": {"recipe": "ensemble", "members": [str(p) for p in paths]},
+        "members": [
+            {k: r.get(k) for k in ("name", "model", "val_accuracy", "public_accuracy")}
+            | {"recipe": r["config"].get("recipe") or "reference"}
+            for r in records
+        ],
+        "params": count_params(model),
+        "val_accuracy": accuracy(model, data.x_train[val], data.y_train[val]),
+        "public_accuracy": accuracy(model, public_x, public_y),
+        "best_epoch": None,
+        "epochs_run": sum(r["epochs_run"] for r in records),
+        "training_seconds": round(sum(r["training_seconds"] for r in records), 1),
+        "seconds_per_epoch": None,
+        "tta": tta_accuracies(model, data, val),
+        "history": [],
+        "split": split,
+        "data": records[0]["data"],
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _split_key(record):
+    s = record["split"]
+    return (s["seed"], s["val_split"], s["limit"], tuple(s["val_indices"]))

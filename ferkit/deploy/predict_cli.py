@@ -1,0 +1,187 @@
+"""predict.py: a Kaggle submission for the test faces, or emotions of faces in photos."""
+
+import json
+import sys
+from pathlib import Path
+
+from ferkit import CLASS_NAMES
+from ferkit.cli import add_data_arg, parser
+from ferkit.data import load_data
+from ferkit.errors import InputError, exit_on_input_error
+from ferkit.quiet import import_tensorflow_quietly
+
+_FACE_COLUMNS = ["image", "face", "x", "y", "w", "h", "label", "probability"] + [
+    f"p_{c}" for c in CLASS_NAMES
+]
+
+
+def build_parser():
+    p = parser(
+        "Predict with a saved model: with no IMAGE, write a Kaggle submission for the test "
+        "faces of --data; with IMAGE files or folders (or --demo), find and classify faces."
+    )
+    p.add_argument("inputs", nargs="*", metavar="IMAGE", help="photos or folders of photos")
+    p.add_argument(
+        "--model",
+        default="models/cnn.keras",
+        help="a saved .keras model, or an export: .tflite (LiteRT), .onnx (onnxruntime) or "
+        "a SavedModel folder",
+    )
+    add_data_arg(p)
+    p.add_argument(
+        "--out",
+        help="submission CSV (default submission.csv); for photos a folder (default predictions/)",
+    )
+    p.add_argument(
+        "--probs",
+        metavar="PATH",
+        help="also write every test face's class probabilities (id, then one column a class)",
+    )
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: average over mirrored views and, for models trained "
+        "with them, shifted, zoomed and rotated views",
+    )
+    p.add_argument("--demo", action="store_true", help="run on matplotlib's sample portrait")
+    p.add_argument("--margin", type=float, default=0.1, help="crop margin around each face box")
+    p.add_argument(
+        "--webcam", action="store_true", help="live camera (needs a GUI build of OpenCV)"
+    )
+    return p
+
+
+@exit_on_input_error
+def predict_main(argv=None):
+    p = build_parser()
+    args = p.parse_args(argv)
+    if args.probs and (args.inputs or args.demo or args.webcam):
+        p.error("--probs applies to the test faces; photos write faces.csv with probabilities")
+    if args.inputs or args.demo or args.webcam:
+        model = _load(args.model)
+        if args.webcam:
+            return webcam(model, args)
+        return predict_photos(args, model)
+    return predict_dataset(args)
+
+
+def _load(path):
+    """The model at path; TensorFlow is imported only for the formats that need it, so
+    LiteRT and onnxruntime start in a fraction of the time."""
+    from ferkit.runs import load_model
+
+    if Path(path).suffix not in (".tflite", ".onnx"):
+        import_tensorflow_quietly()
+    return load_model(path)
+
+
+def predict_dataset(args):
+    from ferkit.deploy.predict import known_accuracies, predict_probs, probs_csv, write_submission
+    from ferkit.runs import atomic_write_text
+
+    data = load_data(args.data)
+    if data.test_ids.size == 0:
+        raise InputError(args.data, "no test faces (test.csv, test.csv.gz or Kaggle test rows)")
+    model = _load(args.model)
+    probs = predict_probs(model, data.x_test, args.batch_size, args.tta)
+    predicted = probs.argmax(axis=1)
+    out = args.out or "submission.csv"
+    write_submission(out, data.test_ids, predicted)
+    print(f"wrote {out}: {predicted.size} predictions")
+    if args.probs:
+        atomic_write_text(args.probs, probs_csv(data.test_ids, probs, CLASS_NAMES, data.test_names))
+        print(f"wrote {args.probs}: class probabilities of {len(probs)} faces")
+    for part, (acc, n) in known_accuracies(data, predicted).items():
+        print(f"{part} accuracy {acc:.4f} on {n} labelled test faces")
+
+
+def predict_photos(args, model):
+    """predict.py on image files and folders: annotated copies plus faces.csv/.json."""
+    import cv2
+    import pandas as pd
+
+    from ferkit.deploy.photos import (
+        PhotoResult,
+        annotate,
+        cascade,
+        demo_image,
+        expand_inputs,
+        faces_in_image,
+        read_image,
+        result_rows,
+    )
+    from ferkit.deploy.predict import predict_probs
+    from ferkit.runs import atomic_write_text
+
+    out = Path(args.out or "predictions")
+    inputs = expand_inputs(args.inputs) + ([demo_image()] if args.demo else [])
+    detector, results, failed, written = cascade(), [], 0, set()
+    for path in inputs:
+        try:
+            image = read_image(path)
+        except InputError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        boxes, crops = faces_in_image(image, detector, args.margin)
+        probs = predict_probs(model, crops, tta=args.tta) if len(crops) else []
+        results.append(PhotoResult(path, boxes, list(probs)))
+        out.mkdir(parents=True, exist_ok=True)
+        target = _unique(out / f"{path.stem}_annotated{path.suffix.lower() or '.png'}", written)
+        cv2.imwrite(str(target), annotate(image, boxes, probs))
+        results[-1].annotated = target
+        if not boxes:
+            print(f"{path}: no face found")
+        for box, p in zip(boxes, probs):
+            print(f"{path}: face at {box}: {CLASS_NAMES[int(p.argmax())]} ({p.max():.2f})")
+    rows = result_rows(results)
+    if results:
+        atomic_write_text(out / "faces.json", json.dumps(rows, indent=1) + "\n")
+        atomic_write_text(
+            out / "faces.csv", pd.DataFrame(rows, columns=_FACE_COLUMNS).to_csv(index=False)
+        )
+        print(f"wrote {out}/: {len(rows)} face(s) in {len(results)} image(s)")
+    if failed:
+        sys.exit(2)
+
+
+def webcam(model, args):
+    """Live camera: boxes and labels on every frame until q is pressed."""
+    import cv2
+
+    from ferkit.deploy.photos import annotate, cascade, faces_in_image
+    from ferkit.deploy.predict import predict_probs
+
+    camera = cv2.VideoCapture(0)
+    if not camera.isOpened():
+        raise InputError("camera 0", "OpenCV cannot open a camera")
+    detector = cascade()
+    try:
+        while True:
+            ok, frame = camera.read()
+            if not ok:
+                break
+            boxes, crops = faces_in_image(frame, detector, args.margin)
+            probs = predict_probs(model, crops, tta=args.tta) if len(crops) else []
+            try:
+                cv2.imshow("ferkit (q quits)", annotate(frame, boxes, probs))
+            except cv2.error:
+                raise InputError(
+                    "webcam", "this OpenCV has no GUI: pip install opencv-python"
+                ) from None
+            if cv2.waitKey(1) & 0xFF == ord("q"):
+                break
+    finally:
+        camera.release()
+        cv2.destroyAllWindows()
+
+
+def _unique(path, taken):
+    """path, or path with a counter when an earlier image of this run had its name."""
+    candidate, n = path, 1
+    while candidate in taken:
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    taken.add(candidate)
+    return candidate

@@ -1,0 +1,184 @@
+"""The run record, `models/NAME.json`: its one schema, writer and reader, and the
+accuracy helpers that fill it. Training runs and ensembles both write it; predict,
+analysis, report, the cards and the benchmarks read it.
+"""
+
+import json
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ferkit import __version__
+from ferkit.errors import InputError
+from ferkit.runs import write_json
+
+# 2: records name their schema, the machine, the split's real method and the changes to
+# their recipe. Records without a version are version 1 and read the same way.
+SCHEMA_VERSION = 2
+
+
+def read_record(json_path):
+    """Reads a run's JSON record; a missing, corrupt or too new file is an InputError."""
+    json_path = Path(json_path)
+    try:
+        record = json.loads(json_path.read_text())
+    except FileNotFoundError:
+        raise InputError(json_path, "no such file (every saved model has its JSON)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(json_path, f"not valid JSON ({err})") from None
+    if not isinstance(record, dict):
+        raise InputError(json_path, "not a run record")
+    if record.get("schema", 1) > SCHEMA_VERSION:
+        raise InputError(json_path, f"written by a newer ferkit (schema {record['schema']})")
+    return record
+
+
+def write_record(path, record):
+    """Writes a run record atomically, stamped with the schema it follows."""
+    write_json(
+        path, {"schema": SCHEMA_VERSION, **{k: v for k, v in record.items() if k != "schema"}}
+    )
+
+
+def accuracy(model, x, y, tta=False):
+    """Share of faces x whose predicted class is y; None when there are none."""
+    from ferkit.deploy.predict import predict_probs
+
+    if len(x) == 0:
+        return None
+    return float(np.mean(predict_probs(model, x, tta=tta).argmax(axis=1) == y))
+
+
+def tta_accuracies(model, data, val_idx):
+    """Validation and public accuracy with test-time augmentation (`predict.py --tta`)."""
+    public_x, public_y = data.public_faces
+    return {
+        "val_accuracy": accuracy(model, data.x_train[val_idx], data.y_train[val_idx], tta=True),
+        "public_accuracy": accuracy(model, public_x, public_y, tta=True),
+    }
+
+
+def per_class_accuracies(model, data, val_idx):
+    """Each class's accuracy (recall) on validation and on the public faces."""
+    from ferkit import CLASS_NAMES
+    from ferkit.deploy.predict import predict_probs
+
+    parts = {
+        "val": (data.x_train[val_idx], data.y_train[val_idx]),
+        "public": data.public_faces,
+    }
+    result = {}
+    for part, (x, y) in parts.items():
+        if len(y):
+            predicted = predict_probs(model, x).argmax(axis=1)
+            result[part] = {
+                name: float(np.mean(predicted[y == k] == k)) if np.any(y == k) else None
+                for k, name in enumerate(CLASS_NAMES)
+            }
+    return result
+
+
+def init_summary(init_from, r):
+    """What a warm-started run's record says of the run it started from (record r)."""
+    keys = ("name", "model", "val_accuracy", "public_accuracy", "epochs_run", "training_seconds")
+    return {"path": portable_path(init_from), **{k: r.get(k) for k in keys}}
+
+
+def build_record(
+    model, data, config, history, train_idx, val_idx, finished=True, split_method="stratified"
+):
+    """The run's JSON record for the model as it is now (its best weights)."""
+
+    from ferkit.machine import describe
+    from ferkit.models import count_params
+
+    accs = [h["val_accuracy"] for h in history]
+    best = int(np.argmax(accs)) if accs else None
+    if finished or best is None:
+        public_acc = accuracy(model, *data.public_faces)
+        val_acc = accuracy(model, data.x_train[val_idx], data.y_train[val_idx])
+    else:  # a snapshot at the best epoch: its logs measured this very model
+        val_acc, public_acc = accs[best], history[best].get("public_accuracy")
+    seconds = sum(h["epoch_seconds"] for h in history)
+    record = {
+        "schema": SCHEMA_VERSION,
+        "name": config.name,
+        "model": config.model,
+        "finished": finished,
+        "config": portable_config(asdict(config)),
+        "recipe_changes": recipe_changes(asdict(config)),
+        "params": count_params(model),
+        "val_accuracy": val_acc,
+        "public_accuracy": public_acc,
+        "best_epoch": None if best is None else history[best]["epoch"],
+        "epochs_run": len(history),
+        "training_seconds": round(seconds, 1),
+        "seconds_per_epoch": round(seconds / len(history), 2) if history else None,
+        "history": history,
+        "split": {
+            "method": split_method,
+            "seed": config.split_seed_used,
+            "val_split": config.val_split,
+            "limit": config.limit,
+            "n_train": int(train_idx.size),
+            "n_val": int(val_idx.size),
+            "val_indices": val_idx.tolist(),
+        },
+        "data": {
+            "source": portable_path(data.source),
+            "fingerprint": data.fingerprint,
+            "files": data.files,
+            "n_train_rows": int(data.y_train.size),
+            "n_test": int(data.test_ids.size),
+            "n_public": int(data.public.sum()),
+        },
+        "versions": versions(),
+        "machine": describe(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if finished:
+        record["tta"] = tta_accuracies(model, data, val_idx)
+        record["per_class"] = per_class_accuracies(model, data, val_idx)
+    return record
+
+
+def portable_path(path):
+    """path relative to the working directory (the repository, for the scripts): a
+    record names no absolute path of the machine it was made on."""
+    import os
+
+    return None if path is None else os.path.relpath(path)
+
+
+def portable_config(config):
+    """A TrainConfig dict with its paths made portable."""
+    return config | {k: portable_path(config.get(k)) for k in ("models_dir", "init_from")}
+
+
+def recipe_changes(config):
+    """The settings of a run (a TrainConfig as a dict) that differ from its recipe's:
+    what a record names besides the recipe, so that it says what ran."""
+    from ferkit.train.recipes import resolve
+
+    recipe = config.get("recipe") or "reference"
+    base = asdict(resolve(config["model"], None if recipe == "reference" else recipe))
+    keys = ("model", "epochs", "batch_size", "optimizer", "learning_rate", "rho")
+    keys += ("weight_decay", "schedule", "augment", "label_smoothing", "mixup")
+    keys += ("class_weight", "precision")
+    return {k: config[k] for k in keys if k in config and config[k] != base[k]}
+
+
+def versions():
+    """The library versions a record was made with."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "ferkit": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+    }

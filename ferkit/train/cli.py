@@ -1,0 +1,260 @@
+"""train_cnn.py and train_dnn.py: the training flags, their checks, and the run."""
+
+import argparse
+import sys
+
+from ferkit.cli import add_data_arg, parser
+from ferkit.data import load_data
+from ferkit.errors import exit_on_input_error
+from ferkit.quiet import import_tensorflow_quietly
+from ferkit.train.config import TrainConfig
+from ferkit.train.distribute import KINDS, tf_config_problem
+
+
+def train_parser(model_name):
+    d = TrainConfig()
+    p = parser(
+        f"Train a model on FER2013; by default the reference {model_name.upper()} with the "
+        "report's recipe (Adadelta 1.0, batch 128, 200 epochs)."
+    )
+    add_data_arg(p)
+    p.add_argument(
+        "--name",
+        help="run name: models/NAME.keras and .json (default: --model, or --recipe if given)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seeds the weights, shuffling, dropout and augmentation, and the split unless "
+        "--split-seed is given",
+    )
+    p.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seeds the validation split alone (default: --seed), so runs that share a split "
+        "can differ in initialisation",
+    )
+    p.add_argument(
+        "--val-split", type=float, default=d.val_split, help="fraction of training rows held out"
+    )
+    p.add_argument("--limit", type=int, default=None, help="use only N training rows (smoke runs)")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="stop after N epochs without a better val accuracy",
+    )
+    p.add_argument("--models-dir", default=d.models_dir)
+    p.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="start from this saved run's weights (same architecture and validation split)",
+    )
+    p.add_argument("--figures-dir", default="figures")
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="after training, fit a temperature on the validation faces and store it in the "
+        "model (calibrated probabilities; calibrate.py does it for saved runs)",
+    )
+    _add_recipe_args(p, model_name)
+    p.add_argument(
+        "--distribute",
+        choices=KINDS,
+        help="mirrored: MirroredStrategy over all GPUs (or the --cpu-devices); multiworker: "
+        "MultiWorkerMirroredStrategy over the cluster in TF_CONFIG, every worker running "
+        "the same command; --batch-size is the global batch",
+    )
+    p.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices")
+    return p
+
+
+def _add_recipe_args(p, model_name):
+    """Flags that override the recipe; left out of args when not given."""
+    from ferkit import ARCHITECTURES
+    from ferkit.augment import PARTS, PRESETS
+    from ferkit.train.optim import OPTIMIZERS, SCHEDULES
+    from ferkit.train.recipes import RECIPES
+
+    d = TrainConfig()
+    g = p.add_argument_group(
+        "recipe", "settings of the chosen recipe; any flag given overrides it (shown: reference)"
+    )
+    hide = argparse.SUPPRESS
+    g.add_argument("--recipe", choices=tuple(RECIPES), default="reference", help="named recipe")
+    g.add_argument(
+        "--model", choices=ARCHITECTURES, default=hide, help=f"architecture ({model_name})"
+    )
+    g.add_argument("--epochs", type=int, default=hide, help=f"maximum epochs ({d.epochs})")
+    g.add_argument("--batch-size", type=int, default=hide, help=f"({d.batch_size})")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, default=hide, help=f"({d.optimizer})")
+    g.add_argument(
+        "--lr",
+        type=float,
+        default=hide,
+        help=f"(peak) learning rate ({d.learning_rate:g}; each optimizer has its own default)",
+    )
+    g.add_argument("--rho", type=float, default=hide, help=f"Adadelta rho ({d.rho})")
+    g.add_argument("--weight-decay", type=float, default=hide, help="AdamW weight decay (0)")
+    g.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=hide,
+        help="learning-rate schedule; onecycle: linear warm-up then cosine (constant)",
+    )
+    g.add_argument(
+        "--augment",
+        default=hide,
+        help=f"preset ({', '.join(PRESETS)}) or comma list of {', '.join(PARTS)} (none)",
+    )
+    g.add_argument("--label-smoothing", type=float, default=hide, help="(0)")
+    g.add_argument("--mixup", type=float, default=hide, help="MixUp alpha, 0 is off (0)")
+    g.add_argument(
+        "--class-weight",
+        choices=("none", "balanced", "sqrt"),
+        default=hide,
+        help="weight the loss against class imbalance (none)",
+    )
+    g.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default=hide,
+        help="bfloat16: Keras mixed precision (fast on CPUs with AMX/AVX512-BF16) (float32)",
+    )
+
+
+# argparse destination -> TrainConfig field, for the recipe flags.
+_RECIPE_FLAGS = {
+    "model": "model",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "optimizer": "optimizer",
+    "lr": "learning_rate",
+    "rho": "rho",
+    "weight_decay": "weight_decay",
+    "schedule": "schedule",
+    "augment": "augment",
+    "label_smoothing": "label_smoothing",
+    "mixup": "mixup",
+    "class_weight": "class_weight",
+    "precision": "precision",
+}
+
+
+def check_args(p, args):
+    if not 0 < args.val_split < 1:
+        p.error("--val-split must be between 0 and 1")
+    for flag in ("epochs", "batch_size", "limit", "patience", "cpu_devices"):
+        value = getattr(args, flag, None)
+        if value is not None and value < 1:
+            p.error(f"--{flag.replace('_', '-')} must be positive")
+    if args.limit is not None and args.limit < 14:
+        p.error("--limit must be at least 14 (two faces of each class)")
+    for flag in ("lr", "weight_decay", "label_smoothing", "mixup"):
+        value = getattr(args, flag, None)
+        if value is not None and value < 0:
+            p.error(f"--{flag.replace('_', '-')} must not be negative")
+    if getattr(args, "label_smoothing", 0) >= 1:
+        p.error("--label-smoothing must be below 1")
+
+
+def resolve_config(p, args, model_name):
+    """The run's TrainConfig from the script's model, the recipe and the flags given."""
+    from ferkit.augment import parse_augment
+    from ferkit.train.recipes import resolve
+
+    flags = {field: getattr(args, dest, None) for dest, field in _RECIPE_FLAGS.items()}
+    config = resolve(model_name, args.recipe, **flags)
+    try:
+        parse_augment(config.augment)
+    except ValueError as e:
+        p.error(f"--augment: {e}")
+    config.name = args.name or (config.model if args.recipe == "reference" else args.recipe)
+    config.seed, config.val_split, config.limit = args.seed, args.val_split, args.limit
+    config.split_seed = args.split_seed
+    config.patience, config.models_dir, config.distribute = (
+        args.patience,
+        args.models_dir,
+        args.distribute,
+    )
+    config.init_from = args.init_from
+    return config
+
+
+@exit_on_input_error
+def train_main(model_name, argv=None):
+    """Entry point of train_cnn.py / train_dnn.py: they differ only in model_name."""
+    from pathlib import Path
+
+    p = train_parser(model_name)
+    args = p.parse_args(argv)
+    check_args(p, args)
+    if args.distribute == "multiworker" and (problem := tf_config_problem()):
+        p.error(f"--distribute multiworker: {problem}")
+    config = resolve_config(p, args, model_name)
+    data = load_data(args.data)
+    import_tensorflow_quietly()
+    import tensorflow as tf
+
+    from ferkit.train.distribute import describe, make_strategy, split_cpu, worker_id
+
+    if args.cpu_devices:
+        split_cpu(args.cpu_devices)
+    strategy = make_strategy(args.distribute)
+    from ferkit.models import BUILDERS, builder_for, count_params
+    from ferkit.plotting import plot_history, plt
+    from ferkit.train.loop import train
+
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        p.error(f"--batch-size {config.batch_size} does not split evenly over {replicas} replicas")
+    if args.distribute:
+        per_replica = config.batch_size // replicas
+        print(f"{describe(strategy)} (global batch {config.batch_size}, {per_replica} per replica)")
+
+    names = dict.fromkeys(("cnn", "dnn", config.model))
+    counts = {name: count_params(BUILDERS[name]()) for name in names}
+    print("trainable parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    rows = f"{args.limit} of {data.y_train.size}" if args.limit else f"{data.y_train.size}"
+    print(
+        f"training {config.name} ({config.model}, recipe {config.recipe}) on {data.source}: "
+        f"{rows} rows",
+        flush=True,
+    )
+    try:
+        record = train(builder_for(config), data, config, strategy=strategy)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: run the same command again to resume {config.name}", file=sys.stderr)
+        sys.exit(130)
+    except (tf.errors.UnavailableError, tf.errors.CancelledError) as err:
+        if args.distribute != "multiworker":
+            raise
+        # A worker that stops takes the collective operations of all the others with it.
+        print(
+            f"\nerror: lost contact with another worker ({type(err).__name__}); run the same "
+            f"command again on every worker to resume {config.name}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    if not worker_id()[0]:
+        return record  # the chief writes the figure and says where the model is
+    if args.calibrate:
+        from ferkit.train.calibrate_cli import calibrate_saved
+
+        record = calibrate_saved(Path(args.models_dir) / f"{config.name}.keras", data)
+        print(f"calibrated: temperature {record['calibration']['temperature']:.3f}")
+    fig = plot_history(
+        record["history"], title=f"{config.name}: best val {record['val_accuracy']:.3f}"
+    )
+    Path(args.figures_dir).mkdir(parents=True, exist_ok=True)
+    fig.savefig(Path(args.figures_dir) / f"{config.name}_history.png", dpi=100)
+    plt.close(fig)
+    summary = (
+        f"{config.name}: val accuracy {record['val_accuracy']:.4f} (epoch {record['best_epoch']})"
+    )
+    if record["public_accuracy"] is not None:
+        summary += f", public accuracy {record['public_accuracy']:.4f}"
+    print(summary + f"; saved {args.models_dir}/{config.name}.keras")
+    return record

@@ -1,0 +1,68 @@
+"""The resolved settings of a training run. Plain Python, so every CLI can build one
+without loading Keras."""
+
+from dataclasses import dataclass
+
+# Settings that must match for an interrupted run to be resumed.
+RESUME_KEYS = (
+    "model",
+    "batch_size",
+    "seed",
+    "split_seed",
+    "val_split",
+    "limit",
+    "learning_rate",
+    "rho",
+    "optimizer",
+    "schedule",
+    "weight_decay",
+    "augment",
+    "label_smoothing",
+    "mixup",
+    "class_weight",
+    "precision",
+    "init_from",
+    # The epoch count shapes the cosine and one-cycle schedules.
+    "epochs",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Resolved settings of one run; stored in its JSON."""
+
+    name: str = "cnn"
+    model: str = "cnn"
+    epochs: int = 200
+    batch_size: int = 128
+    seed: int = 0
+    # None: the split follows --seed, as before this setting existed.
+    split_seed: int | None = None
+    val_split: float = 0.1
+    limit: int | None = None
+    patience: int | None = None
+    learning_rate: float = 1.0
+    rho: float = 0.95
+    models_dir: str = "models"
+    distribute: str | None = None
+    optimizer: str = "adadelta"
+    schedule: str = "constant"
+    weight_decay: float = 0.0
+    augment: str = "none"
+    label_smoothing: float = 0.0
+    mixup: float = 0.0
+    class_weight: str = "none"
+    precision: str = "float32"
+    recipe: str | None = None
+    init_from: str | None = None
+
+    @property
+    def split_seed_used(self):
+        """The seed of the validation split: --split-seed, or --seed when not given."""
+        return self.seed if self.split_seed is None else self.split_seed
+
+    @property
+    def one_hot(self):
+        """Label smoothing and mixup need one-hot targets; the reference recipe keeps
+        integer labels (and so its exact compiled form)."""
+        return self.label_smoothing > 0 or self.mixup > 0

@@ -1,0 +1,60 @@
+"""predict.py on photos: detection, crops, annotated copies, per-face rows, bad files."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from ferkit.deploy.photos import cascade, crop_face, demo_image, faces_in_image, read_image
+from ferkit.deploy.predict_cli import predict_main
+
+MODEL = str(ROOT / "models" / "dnn.keras")
+
+
+def test_demo_portrait_has_one_face(tmp_path, capsys):
+    predict_main(["--demo", "--model", MODEL, "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "faces.json").read_text())
+    assert len(rows) == 1 and rows[0]["image"].endswith("grace_hopper.jpg")
+    probs = [
+        rows[0][f"p_{c}"]
+        for c in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    ]
+    assert sum(probs) == pytest.approx(1, abs=1e-4) and rows[0]["probability"] == max(probs)
+    csv = (tmp_path / "faces.csv").read_text().splitlines()
+    assert csv[0].startswith("image,face,x,y,w,h,label,probability,p_angry") and len(csv) == 2
+    assert (tmp_path / "grace_hopper_annotated.jpg").stat().st_size > 10_000
+    assert "face at" in capsys.readouterr().out
+
+
+def test_crops_look_like_fer2013():
+    image = read_image(demo_image())
+    boxes, crops = faces_in_image(image, cascade())
+    assert crops.shape == (1, 48, 48, 1) and crops.dtype == np.uint8
+    x, y, w, h = boxes[0]
+    assert 100 < w < 300 and abs(w - h) < 5  # the face, not the whole portrait
+    gray = image.mean(axis=2).astype(np.uint8)
+    corner = crop_face(gray, (0, 0, 40, 40))  # a box at the border still gives 48x48
+    assert corner.shape == (48, 48)
+
+
+def test_no_face_and_bad_files(tmp_path, capsys):
+    import cv2
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "blank.png"), np.full((120, 160, 3), 128, np.uint8))
+    cv2.imwrite(str(folder / "portrait.jpg"), read_image(demo_image()))
+    (tmp_path / "notes.jpg").write_text("not an image")
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as code:
+        predict_main(
+            [str(folder), str(tmp_path / "notes.jpg"), "--model", MODEL, "--out", str(out)]
+        )
+    assert code.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"error: {tmp_path / 'notes.jpg'}: not a readable image"
+    assert "blank.png: no face found" in captured.out
+    rows = json.loads((out / "faces.json").read_text())
+    assert [r["image"].rsplit("/", 1)[1] for r in rows] == ["portrait.jpg"]
+    assert (out / "blank_annotated.png").exists() and (out / "portrait_annotated.jpg").exists()
