@@ -106,7 +106,7 @@ def card(record, models_dir="models"):
         f"**What it is**: {ARCHITECTURES.get(record['model'], record['model'])}; "
         f"{record['params']:,} parameters, trained in {config.get('precision', 'float32')}. "
         f"It takes raw 0-255 grey pixels of shape (48, 48, 1) and returns the probabilities "
-        f"of {', '.join(CLASS_NAMES)}.",
+        f"of {', '.join(record.get('class_names', CLASS_NAMES))}.",
         "",
         f"**How it was trained**: `{train_command(record)}`",
         "",
@@ -130,7 +130,7 @@ def card(record, models_dir="models"):
         f"| {_accuracy(tta.get('public_accuracy'))} |",
     ]
     per_class = record.get("per_class") or {}
-    for k in CLASS_NAMES:
+    for k in record.get("class_names", CLASS_NAMES):
         lines.append(
             f"| {k} | {_accuracy(per_class.get('val', {}).get(k))} "
             f"| {_accuracy(per_class.get('public', {}).get(k))} |"

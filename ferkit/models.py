@@ -69,18 +69,18 @@ def _inputs(augment=(), standardize=False):
     return pixels, x
 
 
-def _outputs(x):
-    logits = layers.Dense(NUM_CLASSES, name="logits")(x)
+def _outputs(x, num_classes=NUM_CLASSES):
+    logits = layers.Dense(num_classes, name="logits")(x)
     # Under mixed precision the probabilities stay float32 so the loss stays exact.
     return layers.Activation("softmax", name="probs", dtype=_float32_if_mixed())(logits)
 
 
-def _dense_head(x, units=(128, 64, 64), dropout=HEAD_DROPOUT, first=1):
+def _dense_head(x, units=(128, 64, 64), dropout=HEAD_DROPOUT, num_classes=NUM_CLASSES):
     """The reference report's head: Dense-Dropout blocks, then logits and softmax."""
-    for i, (n, rate) in enumerate(zip(units, dropout), start=first):
+    for i, (n, rate) in enumerate(zip(units, dropout), start=1):
         x = layers.Dense(n, activation="relu", name=f"dense{i}")(x)
         x = layers.Dropout(rate, name=f"dense{i}_drop")(x)
-    return _outputs(x)
+    return _outputs(x, num_classes)
 
 
 def build_cnn(
@@ -91,6 +91,7 @@ def build_cnn(
     head_dropout=HEAD_DROPOUT,
     standardize=True,
     augment=(),
+    num_classes=NUM_CLASSES,
 ):
     """The reference CNN: three [Conv 3x3 ReLU -> MaxPool 2x2 -> Dropout] blocks and a
     128-64-64-7 dense head; 310,743 parameters with the defaults.
@@ -106,7 +107,7 @@ def build_cnn(
         x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
         x = layers.Dropout(rate, name=f"conv{i}_drop")(x)
     x = layers.Flatten(name="flatten")(x)
-    return keras.Model(pixels, _dense_head(x, head_units, head_dropout), name="cnn")
+    return keras.Model(pixels, _dense_head(x, head_units, head_dropout, num_classes), name="cnn")
 
 
 def build_dnn(
@@ -116,6 +117,7 @@ def build_dnn(
     head_dropout=HEAD_DROPOUT,
     standardize=True,
     augment=(),
+    num_classes=NUM_CLASSES,
 ):
     """The parameter-matched DNN: the CNN's convolution blocks replaced by fully connected
     layers of 112 units (310,807 parameters, within 0.1% of the CNN), same head and dropout.
@@ -125,7 +127,7 @@ def build_dnn(
     for i, (n, rate) in enumerate(zip(hidden, hidden_dropout), start=1):
         x = layers.Dense(n, activation="relu", name=f"fc{i}")(x)
         x = layers.Dropout(rate, name=f"fc{i}_drop")(x)
-    return keras.Model(pixels, _dense_head(x, head_units, head_dropout), name="dnn")
+    return keras.Model(pixels, _dense_head(x, head_units, head_dropout, num_classes), name="dnn")
 
 
 def _conv_bn(x, filters, name):
@@ -154,6 +156,7 @@ def build_vgg(
     dense=256,
     head_dropout=0.5,
     augment=(),
+    num_classes=NUM_CLASSES,
 ):
     """A small VGG-style net with BatchNorm: four stages of two 3x3 convolutions
     (48, 24, 12 and 6 pixels wide), a 256-unit dense layer and the softmax."""
@@ -164,7 +167,7 @@ def build_vgg(
     x = layers.BatchNormalization(name="dense1_bn")(x)
     x = layers.ReLU(name="dense1_relu")(x)
     x = layers.Dropout(head_dropout, name="dense1_drop")(x)
-    return keras.Model(pixels, _outputs(x), name="vgg")
+    return keras.Model(pixels, _outputs(x, num_classes), name="vgg")
 
 
 def build_fast(
@@ -172,6 +175,7 @@ def build_fast(
     dropout=0.0,
     head_dropout=0.3,
     augment=(),
+    num_classes=NUM_CLASSES,
 ):
     """A net designed for CPU speed: one convolution at each of the two large
     resolutions (48 and 24 pixels), where convolutions cost the most and map channels
@@ -181,7 +185,7 @@ def build_fast(
     x = _stages(x, stages, dropout)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(head_dropout, name="gap_drop")(x)
-    return keras.Model(pixels, _outputs(x), name="fast")
+    return keras.Model(pixels, _outputs(x, num_classes), name="fast")
 
 
 BUILDERS = {"cnn": build_cnn, "dnn": build_dnn, "vgg": build_vgg, "fast": build_fast}
@@ -193,7 +197,11 @@ def builder_for(config):
 
     from ferkit.augment import parse_augment
 
-    return functools.partial(BUILDERS[config.model], augment=parse_augment(config.augment))
+    return functools.partial(
+        BUILDERS[config.model],
+        augment=parse_augment(config.augment),
+        num_classes=config.num_classes,
+    )
 
 
 def count_params(model):

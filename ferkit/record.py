@@ -63,7 +63,6 @@ def tta_accuracies(model, data, val_idx):
 
 def per_class_accuracies(model, data, val_idx):
     """Each class's accuracy (recall) on validation and on the public faces."""
-    from ferkit import CLASS_NAMES
     from ferkit.deploy.predict import predict_probs
 
     parts = {
@@ -76,9 +75,25 @@ def per_class_accuracies(model, data, val_idx):
             predicted = predict_probs(model, x).argmax(axis=1)
             result[part] = {
                 name: float(np.mean(predicted[y == k] == k)) if np.any(y == k) else None
-                for k, name in enumerate(CLASS_NAMES)
+                for k, name in enumerate(data.class_names)
             }
     return result
+
+
+def ferplus_agreement(model, data, ferplus=None):
+    """A FER2013 model's accuracy against the FER+ majority (ten annotators instead of
+    one) on the public faces that have one: a second, cleaner view of its accuracy. None
+    where the FER+ file is absent."""
+    from ferkit.data.labels import with_ferplus_labels
+
+    try:
+        relabelled = with_ferplus_labels(data, "ferplus-majority", ferplus)
+    except InputError:
+        return None
+    faces, labels = relabelled.public_faces
+    if not len(labels):
+        return None
+    return {"public_accuracy": accuracy(model, faces, labels), "public_faces": int(len(labels))}
 
 
 def init_summary(init_from, r):
@@ -107,6 +122,8 @@ def build_record(
         "schema": SCHEMA_VERSION,
         "name": config.name,
         "model": config.model,
+        "class_names": list(data.class_names),
+        "labels": data.labels,
         "finished": finished,
         "config": portable_config(asdict(config)),
         "recipe_changes": recipe_changes(asdict(config)),
@@ -134,6 +151,7 @@ def build_record(
             "n_train_rows": int(data.y_train.size),
             "n_test": int(data.test_ids.size),
             "n_public": int(data.public.sum()),
+            **({"label_files": data.label_files} if data.label_files else {}),
         },
         "versions": versions(),
         "machine": describe(),
@@ -142,6 +160,8 @@ def build_record(
     if finished:
         record["tta"] = tta_accuracies(model, data, val_idx)
         record["per_class"] = per_class_accuracies(model, data, val_idx)
+        if data.labels == "fer2013" and (agreement := ferplus_agreement(model, data)):
+            record["ferplus_agreement"] = agreement
     return record
 
 

@@ -40,9 +40,9 @@ def results_table(json_paths):
     """A Markdown table: one row per saved run."""
     rows = [
         "| run | model | recipe | parameters | epochs (best) | val accuracy "
-        "| public accuracy | public with --tta | public ECE (calibrated) | patience | s/epoch "
-        "| training time |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| public accuracy | public with --tta | public FER+ agreement | public ECE (calibrated) "
+        "| patience | s/epoch | training time |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for path in sorted(json_paths):
         r = read_record(path)
@@ -58,6 +58,7 @@ def results_table(json_paths):
             accuracy_text(r["val_accuracy"]),
             accuracy_text(r["public_accuracy"]),
             accuracy_text(r.get("tta", {}).get("public_accuracy")),
+            accuracy_text((r.get("ferplus_agreement") or {}).get("public_accuracy")),
             ece_text(r),
             r["config"].get("patience") or "-",
             r["seconds_per_epoch"] or "-",

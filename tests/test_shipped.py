@@ -41,6 +41,7 @@ def test_readme_table_comes_from_the_json_files():
     assert table == results_table([ROOT / "models" / f"{n}.json" for n in SHIPPED])
 
 
+@pytest.mark.slow
 @needs_shared
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_reproduces_its_recorded_accuracy(name):
@@ -58,6 +59,7 @@ def test_shipped_model_reproduces_its_recorded_accuracy(name):
     assert public == pytest.approx(record["public_accuracy"], abs=1e-3)
 
 
+@pytest.mark.slow
 @needs_shared
 def test_best_model_reaches_070_validation_accuracy_with_tta():
     from ferkit.data import load_data
@@ -82,6 +84,7 @@ def test_reference_models_beat_the_report():
     assert 0.38 <= dnn["val_accuracy"] < cnn["val_accuracy"] - 0.15
 
 
+@pytest.mark.slow
 def test_shipped_models_load_in_plain_keras(tmp_path):
     """Every shipped model, loaded with Keras's default safe mode by a Python that has
     never seen ferkit: the working directory and sys.path exclude the repository (-I:
@@ -127,6 +130,7 @@ def test_model_cards_come_from_the_json_files():
     assert text.count("\n## ") == len(SHIPPED)
 
 
+@pytest.mark.slow
 def test_model_card_snippets_run(tmp_path, monkeypatch):
     """The three snippets of a card, run as written on the exported model."""
     import re

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferkit import CLASS_NAMES
+from ferkit import class_names_for
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
 from ferkit.errors import InputError, exit_on_input_error
@@ -55,7 +55,12 @@ class Context:
 
     def caption(self, i):
         pred = self.model_predict(np.array([i]))[0]
-        return f"#{i} true {CLASS_NAMES[self.data.y_train[i]]}\npred {CLASS_NAMES[pred]}"
+        names = self.class_names
+        return f"#{i} true {names[self.data.y_train[i]]}\npred {names[pred]}"
+
+    @property
+    def class_names(self):
+        return class_names_for(self.model.output_shape[-1])
 
     def model_predict(self, rows):
         from ferkit.deploy.predict import predict_probs
@@ -159,7 +164,8 @@ def _read_summary(path):
 def _context(args):
     keras_path, json_path = run_paths(args.model)
     record = read_record(json_path)
-    data = load_data(args.data)
+    # A FER+ run is explained against the labels it learnt.
+    data = load_data(args.data, labels=record.get("labels", "fer2013"))
     data.check_trained_on(record, keras_path)
     if args.images:
         bad = [i for i in args.images if not 0 <= i < data.y_train.size]

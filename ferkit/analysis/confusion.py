@@ -6,9 +6,9 @@ from sklearn.metrics import classification_report, confusion_matrix
 from ferkit import CLASS_NAMES
 
 
-def confusion_stats(y_true, y_pred):
+def confusion_stats(y_true, y_pred, class_names=CLASS_NAMES):
     """Counts, row-normalised matrix, per-class and overall accuracy."""
-    labels = np.arange(len(CLASS_NAMES))
+    labels = np.arange(len(class_names))
     counts = confusion_matrix(y_true, y_pred, labels=labels)
     support = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -19,16 +19,17 @@ def confusion_stats(y_true, y_pred):
         "per_class_accuracy": np.diag(normalised),
         "support": support,
         "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
+        "class_names": tuple(class_names),
     }
 
 
-def text_report(y_true, y_pred):
+def text_report(y_true, y_pred, class_names=CLASS_NAMES):
     """scikit-learn's classification report with class names."""
     return classification_report(
         y_true,
         y_pred,
-        labels=np.arange(len(CLASS_NAMES)),
-        target_names=CLASS_NAMES,
+        labels=np.arange(len(class_names)),
+        target_names=class_names,
         digits=3,
         zero_division=0,
     )

@@ -18,9 +18,10 @@ def plot_confusion(stats, title):
             color = "white" if norm[i, j] > 0.6 else "black"
             ax.text(j, i, f"{norm[i, j]:.2f}\n({counts[i, j]})", ha="center", va="center",
                     fontsize=8, color=color)  # fmt: skip
-    rows = [f"{c} ({a:.2f})" for c, a in zip(CLASS_NAMES, stats["per_class_accuracy"])]
-    ax.set(xticks=range(len(CLASS_NAMES)), yticks=range(len(CLASS_NAMES)))
-    ax.set_xticklabels(CLASS_NAMES, rotation=45, ha="right")
+    names = stats.get("class_names", CLASS_NAMES)
+    rows = [f"{c} ({a:.2f})" for c, a in zip(names, stats["per_class_accuracy"])]
+    ax.set(xticks=range(len(names)), yticks=range(len(names)))
+    ax.set_xticklabels(names, rotation=45, ha="right")
     ax.set_yticklabels(rows)
     ax.set(xlabel="predicted", ylabel="true (per-class accuracy)")
     ax.set_title(f"{title}: accuracy {stats['accuracy']:.3f}")
@@ -91,9 +92,9 @@ def plot_filter_grid(images, activations, title, ncols=8):
     return fig
 
 
-def plot_class_max(rows, title):
-    """rows: list of (label, start image or None, images (7, h, w), probabilities (7,))."""
-    n_cols = len(CLASS_NAMES) + 1
+def plot_class_max(rows, title, class_names=CLASS_NAMES):
+    """rows: list of (label, start image or None, images (classes, h, w), probabilities)."""
+    n_cols = len(class_names) + 1
     fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.5 * n_cols, 1.9 * len(rows)),
                              layout="constrained", squeeze=False)  # fmt: skip
     for r, (label, start, images, probs) in enumerate(rows):
@@ -102,7 +103,7 @@ def plot_class_max(rows, title):
         if start is not None:
             _face(axes[r, 0], start, f"start: {label}")
         for c, (image, p) in enumerate(zip(images, probs), start=1):
-            _face(axes[r, c], _stretch(image), f"{CLASS_NAMES[c - 1]}\np={p:.3f}")
+            _face(axes[r, c], _stretch(image), f"{class_names[c - 1]}\np={p:.3f}")
     fig.suptitle(title, fontsize=10)
     return fig
 

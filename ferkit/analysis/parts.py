@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from ferkit import CLASS_NAMES
 from ferkit.analysis import figures
 from ferkit.analysis.ascent import class_ascent, filter_ascent, noise_images
 from ferkit.analysis.compare import compare_rows, format_rows
@@ -18,7 +17,9 @@ from ferkit.record import read_record
 def _stats_json(stats):
     return {
         "accuracy": stats["accuracy"],
-        "per_class_accuracy": dict(zip(CLASS_NAMES, stats["per_class_accuracy"].round(4).tolist())),
+        "per_class_accuracy": dict(
+            zip(stats["class_names"], stats["per_class_accuracy"].round(4).tolist())
+        ),
         "matrix": stats["counts"].tolist(),
         "matrix_normalised": stats["normalised"].round(4).tolist(),
     }
@@ -32,8 +33,9 @@ def confusion(ctx, args):
         sets["public"] = (labels, predict_probs(ctx.model, faces).argmax(axis=1))
     numbers, figs = {}, []
     for name, (y_true, y_pred) in sets.items():
-        stats = confusion_stats(y_true, y_pred)
-        print(f"{ctx.run}, {name} ({len(y_true)} faces):\n{text_report(y_true, y_pred)}")
+        stats = confusion_stats(y_true, y_pred, ctx.class_names)
+        report = text_report(y_true, y_pred, ctx.class_names)
+        print(f"{ctx.run}, {name} ({len(y_true)} faces):\n{report}")
         numbers[name] = _stats_json(stats)
         fig = figures.plot_confusion(stats, f"{ctx.run}, {name}")
         caption = (
@@ -85,7 +87,7 @@ def pick_examples(ctx):
     order = np.random.default_rng(ctx.args.seed).permutation(ctx.val_idx.size)
     y_val = ctx.data.y_train[ctx.val_idx]
     chosen = []
-    for c in range(len(CLASS_NAMES)):
+    for c in range(len(ctx.class_names)):
         for correct in (True, False):
             hits = (i for i in order if y_val[i] == c and (ctx.val_pred[i] == c) == correct)
             hit = next(hits, None)
@@ -102,7 +104,7 @@ def saliency(ctx, args):
     numbers = {"images": rows.tolist(), "true": ctx.data.y_train[rows].tolist()}
     numbers["predicted"] = predicted.tolist()
     captions = [
-        f"{CLASS_NAMES[ctx.data.y_train[i]]} -> {CLASS_NAMES[p]}\n#{i}"
+        f"{ctx.class_names[ctx.data.y_train[i]]} -> {ctx.class_names[p]}\n#{i}"
         for i, p in zip(rows, predicted)
     ]
     figs = []
@@ -154,7 +156,7 @@ def filters(ctx, args):
 
 def class_max(ctx, args):
     cfg = ascent_config(args, args.class_steps)
-    classes = np.arange(len(CLASS_NAMES))
+    classes = np.arange(len(ctx.class_names))
     shape = ctx.explained.input_shape[1:]
     start_row = int(ctx.images([_start_face(ctx)])[0])
     face = ctx.data.x_train[start_row].astype(np.float32)
@@ -165,13 +167,13 @@ def class_max(ctx, args):
     numbers, rows = {"start_image": start_row}, []
     for name, start in starts.items():
         images, probs = class_ascent(ctx.explained, start, classes, cfg)
-        numbers[name] = dict(zip(CLASS_NAMES, probs.round(5).tolist()))
+        numbers[name] = dict(zip(ctx.class_names, probs.round(5).tolist()))
         label = "noise" if name == "noise" else ctx.caption(start_row)
         rows.append((label, start[0] if name == "face" else None, images, probs))
     lowest = min(min(numbers[n].values()) for n in starts)
     numbers["min_probability"] = lowest
     fig = figures.plot_class_max(
-        rows, f"{ctx.run}: inputs maximising each class ({cfg.steps} steps)"
+        rows, f"{ctx.run}: inputs maximising each class ({cfg.steps} steps)", ctx.class_names
     )
     caption = (
         f"Gradient ascent on each class of {ctx.run}, from noise and from a face; "
@@ -185,7 +187,7 @@ def _start_face(ctx):
     y_val = ctx.data.y_train[ctx.val_idx]
     order = np.random.default_rng(ctx.args.seed).permutation(ctx.val_idx.size)
     correct = [i for i in order if ctx.val_pred[i] == y_val[i]] or list(order)
-    neutral = [i for i in correct if y_val[i] == CLASS_NAMES.index("neutral")]
+    neutral = [i for i in correct if y_val[i] == ctx.class_names.index("neutral")]
     return int(ctx.val_idx[(neutral or correct)[0]])
 
 

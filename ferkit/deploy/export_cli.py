@@ -56,6 +56,10 @@ def export_main(argv=None):
     from ferkit.runs import load_model
 
     model = load_model(source)
+    if model.output_shape[-1] == 8:  # a FER+ model is checked on the FER+ majority
+        from ferkit.data.labels import with_ferplus_labels
+
+        data = with_ferplus_labels(data, "ferplus-majority")
     out = Path(args.out or exported_path(source, args.format, args.quantize))
     if args.format == "onnx":
         _needs("tf2onnx", out)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferkit import CLASS_NAMES, IMAGE_SIZE
+from ferkit import IMAGE_SIZE, class_names_for
 from ferkit.errors import InputError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
@@ -105,7 +105,7 @@ def annotate(image, boxes, probs):
     out = image.copy()
     thickness = max(1, round(max(image.shape[:2]) / 400))
     for (x, y, w, h), p in zip(boxes, probs):
-        label = f"{CLASS_NAMES[int(np.argmax(p))]} {float(np.max(p)):.2f}"
+        label = f"{class_names_for(len(p))[int(np.argmax(p))]} {float(np.max(p)):.2f}"
         cv2.rectangle(out, (x, y), (x + w, y + h), (0, 200, 255), thickness + 1)
         scale = max(0.4, w / 250)
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
@@ -130,8 +130,9 @@ def result_rows(results):
                 "w": box[2],
                 "h": box[3],
             }
-            row["label"] = CLASS_NAMES[int(np.argmax(p))]
+            names = class_names_for(len(p))
+            row["label"] = names[int(np.argmax(p))]
             row["probability"] = round(float(np.max(p)), 6)
-            row.update({f"p_{c}": round(float(v), 6) for c, v in zip(CLASS_NAMES, p)})
+            row.update({f"p_{c}": round(float(v), 6) for c, v in zip(names, p)})
             rows.append(row)
     return rows

@@ -4,15 +4,13 @@ import json
 import sys
 from pathlib import Path
 
-from ferkit import CLASS_NAMES
+from ferkit import class_names_for
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
 from ferkit.errors import InputError, exit_on_input_error
 from ferkit.quiet import import_tensorflow_quietly
 
-_FACE_COLUMNS = ["image", "face", "x", "y", "w", "h", "label", "probability"] + [
-    f"p_{c}" for c in CLASS_NAMES
-]
+_FACE_COLUMNS = ["image", "face", "x", "y", "w", "h", "label", "probability"]
 
 
 def build_parser():
@@ -28,6 +26,12 @@ def build_parser():
         "a SavedModel folder",
     )
     add_data_arg(p)
+    p.add_argument(
+        "--ferplus",
+        metavar="PATH",
+        help="FER+ labels to score an 8-class FER+ model on (default: fer2013new.csv beside "
+        "the data)",
+    )
     p.add_argument(
         "--out",
         help="submission CSV (default submission.csv); for photos a folder (default predictions/)",
@@ -84,13 +88,19 @@ def predict_dataset(args):
     if data.test_ids.size == 0:
         raise InputError(args.data, "no test faces (test.csv, test.csv.gz or Kaggle test rows)")
     model = _load(args.model)
+    names = class_names_for(model.output_shape[-1])
+    if len(names) == 8 and data.labels == "fer2013":
+        # A FER+ model is scored against the FER+ majority of each test face.
+        from ferkit.data.labels import with_ferplus_labels
+
+        data = with_ferplus_labels(data, "ferplus-majority", args.ferplus)
     probs = predict_probs(model, data.x_test, args.batch_size, args.tta)
     predicted = probs.argmax(axis=1)
     out = args.out or "submission.csv"
     write_submission(out, data.test_ids, predicted)
     print(f"wrote {out}: {predicted.size} predictions")
     if args.probs:
-        atomic_write_text(args.probs, probs_csv(data.test_ids, probs, CLASS_NAMES, data.test_names))
+        atomic_write_text(args.probs, probs_csv(data.test_ids, probs, names, data.test_names))
         print(f"wrote {args.probs}: class probabilities of {len(probs)} faces")
     for part, (acc, n) in known_accuracies(data, predicted).items():
         print(f"{part} accuracy {acc:.4f} on {n} labelled test faces")
@@ -134,12 +144,14 @@ def predict_photos(args, model):
         if not boxes:
             print(f"{path}: no face found")
         for box, p in zip(boxes, probs):
-            print(f"{path}: face at {box}: {CLASS_NAMES[int(p.argmax())]} ({p.max():.2f})")
+            name = class_names_for(len(p))[int(p.argmax())]
+            print(f"{path}: face at {box}: {name} ({p.max():.2f})")
     rows = result_rows(results)
+    columns = _FACE_COLUMNS + [f"p_{c}" for c in class_names_for(model.output_shape[-1])]
     if results:
         atomic_write_text(out / "faces.json", json.dumps(rows, indent=1) + "\n")
         atomic_write_text(
-            out / "faces.csv", pd.DataFrame(rows, columns=_FACE_COLUMNS).to_csv(index=False)
+            out / "faces.csv", pd.DataFrame(rows, columns=columns).to_csv(index=False)
         )
         print(f"wrote {out}/: {len(rows)} face(s) in {len(results)} image(s)")
     if failed:

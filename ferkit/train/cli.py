@@ -59,6 +59,16 @@ def train_parser(model_name):
         help="after training, fit a temperature on the validation faces and store it in the "
         "model (calibrated probabilities; calibrate.py does it for saved runs)",
     )
+    p.add_argument(
+        "--labels",
+        choices=("fer2013", "ferplus-majority", "ferplus-votes"),
+        default="fer2013",
+        help="FER2013's labels, or Microsoft's FER+ relabelling (8 classes, contempt added): "
+        "its majority vote, or its vote distribution",
+    )
+    p.add_argument(
+        "--ferplus", metavar="PATH", help="the FER+ file (default: fer2013new.csv beside the data)"
+    )
     _add_recipe_args(p, model_name)
     p.add_argument(
         "--distribute",
@@ -180,6 +190,7 @@ def resolve_config(p, args, model_name):
         args.distribute,
     )
     config.init_from = args.init_from
+    config.labels = args.labels
     return config
 
 
@@ -194,7 +205,7 @@ def train_main(model_name, argv=None):
     if args.distribute == "multiworker" and (problem := tf_config_problem()):
         p.error(f"--distribute multiworker: {problem}")
     config = resolve_config(p, args, model_name)
-    data = load_data(args.data)
+    data = load_data(args.data, labels=args.labels, ferplus=args.ferplus)
     import_tensorflow_quietly()
     import tensorflow as tf
 
@@ -218,6 +229,8 @@ def train_main(model_name, argv=None):
     counts = {name: count_params(BUILDERS[name]()) for name in names}
     print("trainable parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     rows = f"{args.limit} of {data.y_train.size}" if args.limit else f"{data.y_train.size}"
+    if data.labels != "fer2013":
+        rows += f", {int((data.y_train >= 0).sum())} of them labelled under {data.labels}"
     print(
         f"training {config.name} ({config.model}, recipe {config.recipe}) on {data.source}: "
         f"{rows} rows",

@@ -22,6 +22,7 @@ RESUME_KEYS = (
     "class_weight",
     "precision",
     "init_from",
+    "labels",
     # The epoch count shapes the cosine and one-cycle schedules.
     "epochs",
 )
@@ -54,6 +55,7 @@ class TrainConfig:
     class_weight: str = "none"
     precision: str = "float32"
     recipe: str | None = None
+    labels: str = "fer2013"  # or ferplus-majority, ferplus-votes
     init_from: str | None = None
 
     @property
@@ -62,7 +64,17 @@ class TrainConfig:
         return self.seed if self.split_seed is None else self.split_seed
 
     @property
+    def num_classes(self):
+        """7 for FER2013's labels, 8 for FER+'s (contempt added)."""
+        return 8 if self.labels.startswith("ferplus") else 7
+
+    @property
+    def soft_targets(self):
+        """Training on FER+ vote distributions instead of one label a face."""
+        return self.labels == "ferplus-votes"
+
+    @property
     def one_hot(self):
         """Label smoothing and mixup need one-hot targets; the reference recipe keeps
         integer labels (and so its exact compiled form)."""
-        return self.label_smoothing > 0 or self.mixup > 0
+        return self.label_smoothing > 0 or self.mixup > 0 or self.soft_targets

@@ -43,7 +43,8 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     # Every worker keeps its own backup, so a stopped multi-worker run resumes on all of
     # them from the same epoch; only the chief's final files land in models_dir.
     run = RunDir(config.models_dir, config.name if chief else f"{config.name}.worker{task}")
-    train_idx, val_idx, split_method = split(data.y_train, config)
+    strata = data.y_train if data.split_labels is None else data.split_labels
+    train_idx, val_idx, split_method = split(strata, config, usable=data.y_train >= 0)
     steps = -(-train_idx.size // config.batch_size) * config.epochs
     with dtype_policy(config.precision), strategy.scope():
         model = builder()
@@ -58,13 +59,15 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
         print(f"resuming {config.name} from epoch {start_epoch}", file=out, flush=True)
     else:
         if config.init_from:
-            warm_start(model, config.init_from, init_record, data, val_idx)
+            warm_start(model, config.init_from, init_record, data, val_idx, out)
             print(f"starting {config.name} from the weights of {config.init_from}", file=out)
         shutil.rmtree(run.path, ignore_errors=True)
         run.path.mkdir(parents=True)
         write_json(run.config, settings)
     history = run.read_history()[:start_epoch]
     x, y = data.x_train, data.y_train
+    # FER+ votes train on each face's distribution; accuracy still counts its top class.
+    targets = y if data.soft_train is None else data.soft_train.astype("float32")
     public_x, public_y = data.public_faces
     best_so_far = max((h["val_accuracy"] for h in history), default=None)
     callbacks = [
@@ -119,13 +122,16 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
         model.fit(
             make_dataset(
                 x[train_idx],
-                y[train_idx],
+                targets[train_idx],
                 config.batch_size,
                 config.seed + start_epoch,
                 one_hot=hot,
                 mixup=config.mixup,
+                num_classes=config.num_classes,
             ),
-            validation_data=make_dataset(x[val_idx], y[val_idx], 512, one_hot=hot),
+            validation_data=make_dataset(
+                x[val_idx], targets[val_idx], 512, one_hot=hot, num_classes=config.num_classes
+            ),
             class_weight=class_weights(y[train_idx], config.class_weight),
             epochs=config.epochs,
             callbacks=callbacks,
@@ -139,21 +145,36 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     return record
 
 
-def warm_start(model, init_from, record, data, val_idx):
+def warm_start(model, init_from, record, data, val_idx, out=None):
     """Copies the weights of the saved run init_from (with its JSON record) into model
-    (fine-tuning, or a second learning-rate cycle). The saved run must share the data
-    and the validation faces: it was trained on every other face, so another split
-    would leak them."""
+    (fine-tuning, a second learning-rate cycle, or FER+ labels on a FER2013 run). The
+    saved run must share the faces, and this run's validation faces must be among its
+    own: it was trained on every other face, so another split would leak them. A head
+    of another size (7 FER2013 classes to 8 FER+ ones) starts afresh."""
     data.check_trained_on(record, init_from)
-    if record.get("split", {}).get("val_indices") != val_idx.tolist():
+    if not set(val_idx.tolist()) <= set(record.get("split", {}).get("val_indices", ())):
         raise InputError(
-            init_from, "has another validation split; use its --seed, --val-split and --limit"
+            init_from,
+            "held out other validation faces; use its --seed (or --split-seed), --val-split "
+            "and --limit",
         )
     source = load_model(run_paths(init_from)[0])
-    shapes = [tuple(w.shape) for w in model.weights]
-    if [tuple(w.shape) for w in source.weights] != shapes:
-        raise InputError(init_from, "is another architecture than --model")
-    model.set_weights(source.get_weights())
+    by_name = {layer.name: layer for layer in source.layers}
+    fresh = []
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        theirs = by_name.get(layer.name)
+        ours = [w.shape for w in weights]
+        if theirs is not None and [w.shape for w in theirs.get_weights()] == ours:
+            layer.set_weights(theirs.get_weights())
+        elif layer.name == "logits":
+            fresh.append(layer.name)
+        else:
+            raise InputError(init_from, "is another architecture than --model")
+    if fresh:
+        print(f"note: {', '.join(fresh)} starts afresh (another number of classes)", file=out)
 
 
 def compile_args(config, total_steps):

@@ -29,10 +29,16 @@ def split_indices(labels, config):
     return train_idx, val_idx
 
 
-def split(labels, config):
+def split(labels, config, usable=None):
     """(train_idx, val_idx, method): method says how the validation rows were drawn,
     "stratified" or, where too few rows allow no stratifying, "random"; with " subset"
-    when --limit drew the rows first."""
+    when --limit drew the rows first.
+
+    Args:
+        labels: the labels that stratify the split (FER2013's, whatever a run trains on).
+        usable: rows that keep a label (FER+ drops some); the split is drawn over all
+            rows first, so runs of one seed share validation faces, then others leave.
+    """
     seed = config.split_seed_used
     idx = np.arange(labels.size)
     subset = config.limit is not None and config.limit < labels.size
@@ -51,10 +57,15 @@ def split(labels, config):
         n_val = max(1, n_val)
         tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
     method = ("stratified" if stratify else "random") + (" subset" if subset else "")
-    return idx[tr], idx[va], method
+    train_idx, val_idx = idx[tr], idx[va]
+    if usable is not None:
+        train_idx, val_idx = train_idx[usable[train_idx]], val_idx[usable[val_idx]]
+    return train_idx, val_idx, method
 
 
-def make_dataset(x, y, batch_size, shuffle_seed=None, one_hot=False, mixup=0.0):
+def make_dataset(
+    x, y, batch_size, shuffle_seed=None, one_hot=False, mixup=0.0, num_classes=NUM_CLASSES
+):
     """A tf.data pipeline over uint8 arrays; the model itself rescales.
 
     Args:
@@ -68,7 +79,8 @@ def make_dataset(x, y, batch_size, shuffle_seed=None, one_hot=False, mixup=0.0):
         ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if one_hot:
-        ds = ds.map(lambda xb, yb: (xb, tf.one_hot(yb, NUM_CLASSES)))
+        if y.ndim == 1:  # class indices; vote distributions are one-hot-like already
+            ds = ds.map(lambda xb, yb: (xb, tf.one_hot(yb, num_classes)))
     if mixup:
         import keras
 

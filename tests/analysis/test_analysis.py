@@ -127,6 +127,7 @@ def run_analyze(root, *parts):
     return json.loads((root / "figs" / "summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_confusion_part_and_summary_merge(tiny_run):
     summary = run_analyze(tiny_run, "--confusion")
     val = summary["cnn"]["confusion"]["validation"]
@@ -149,6 +150,7 @@ def test_confusion_part_and_summary_merge(tiny_run):
     assert (tiny_run / "figs" / "cnn_features_conv3.png").exists()
 
 
+@pytest.mark.slow
 def test_every_part_under_all(tiny_run):
     summary = run_analyze(tiny_run, "--all")
     cnn = summary["cnn"]

@@ -29,6 +29,7 @@ def runs(tmp_path_factory):
     return root, arrays
 
 
+@pytest.mark.slow
 def test_ensemble_averages_its_members_and_feeds_predict(runs, capsys):
     root, arrays = runs
     m = root / "m"

@@ -42,6 +42,7 @@ print(json.dumps({"diff": diff, "scale": scale}))
 """
 
 
+@pytest.mark.slow
 def test_mirrored_two_replicas_matches_one_device(tmp_path):
     write_homework(tmp_path / "d", n_train=72)  # 64 training rows: one batch per epoch
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
@@ -113,6 +114,7 @@ def _finish(proc):
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_multiworker_two_local_workers_match_one_device(tmp_path):
     write_homework(tmp_path / "d", n_train=72)
     cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}

@@ -8,6 +8,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from conftest import ROOT, write_homework
 
 from ferkit.deploy.predict_cli import predict_main
@@ -61,6 +62,7 @@ def test_saved_model_feeds_predict(tmp_path, capsys):
     assert "public accuracy" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_its_last_epoch(tmp_path):
     write_homework(tmp_path / "d", n_train=140)
     cmd = [sys.executable, str(ROOT / "train_dnn.py"), "--data", str(tmp_path / "d")]

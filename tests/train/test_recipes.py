@@ -128,6 +128,7 @@ def _train(tmp_path, homework, *flags):
     return train_main("cnn", argv)
 
 
+@pytest.mark.slow
 def test_fast_recipe_logs_the_declared_learning_rate(tmp_path, homework):
     record = _train(tmp_path, homework, "--recipe", "fast", "--epochs", "3", "--batch-size", "21")
     assert record["name"] == "fast" and record["config"]["model"] == "fast"
@@ -147,6 +148,7 @@ def test_fast_recipe_logs_the_declared_learning_rate(tmp_path, homework):
         ("--recipe", "fast", "--class-weight", "balanced", "--precision", "bfloat16"),
     ],
 )
+@pytest.mark.slow
 def test_training_options_run_a_step(tmp_path, homework, flags):
     record = _train(tmp_path, homework, "--epochs", "1", "--name", "opt", *flags)
     assert record["epochs_run"] == 1 and 0 <= record["val_accuracy"] <= 1

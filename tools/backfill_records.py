@@ -1,6 +1,7 @@
-"""Adds per-class accuracies to saved runs recorded before runs kept them.
+"""Adds what newer records keep to saved runs recorded before: per-class accuracies and
+the agreement with the FER+ majority.
 
-Usage: `python tools/backfill_per_class.py models/cnn.keras ...` (with `--data`).
+Usage: `python tools/backfill_records.py models/cnn.keras ...` (with `--data`).
 """
 
 import argparse
@@ -9,7 +10,7 @@ import numpy as np
 
 from ferkit.cli import add_data_arg
 from ferkit.data import load_data
-from ferkit.record import per_class_accuracies, write_record
+from ferkit.record import ferplus_agreement, per_class_accuracies, write_record
 from ferkit.runs import load_run, run_paths
 
 
@@ -21,12 +22,13 @@ def main(argv=None):
     data = load_data(args.data)
     for path in args.models:
         model, record = load_run(path)
-        if record["data"]["fingerprint"] != data.fingerprint:
-            raise SystemExit(f"error: {path} was trained on other data than {args.data}")
+        data.check_trained_on(record, path)
         val_idx = np.asarray(record["split"]["val_indices"])
         record["per_class"] = per_class_accuracies(model, data, val_idx)
+        if agreement := ferplus_agreement(model, data):
+            record["ferplus_agreement"] = agreement
         write_record(run_paths(path)[1], record)
-        print(path, record["per_class"])
+        print(path, record.get("ferplus_agreement"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,100 @@
+"""FER+ labels end to end: eight classes trained on the majority or the votes, and every
+consumer of an 8-class model (predict, --probs, photos, analyze, export, cards)."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import write_ferplus, write_homework
+
+from ferkit.train.cli import train_main
+
+
+@pytest.fixture(scope="module")
+def ferplus_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ferplus")
+    write_homework(root / "d", n_test=20, n_public=10)
+    write_ferplus(root / "d", n_train=70, n_public=10)
+    base = ["--data", str(root / "d"), "--models-dir", str(root / "m")]
+    base += ["--figures-dir", str(root / "f"), "--epochs", "1"]
+    train_main("cnn", [*base, "--name", "plain"])
+    train_main(
+        "cnn",
+        [
+            *base,
+            "--labels",
+            "ferplus-votes",
+            "--name",
+            "fp",
+            "--init-from",
+            str(root / "m" / "plain.keras"),
+        ],
+    )
+    return root
+
+
+def test_a_votes_run_has_eight_classes_and_starts_from_a_fer2013_run(ferplus_run, capsys):
+    record = json.loads((ferplus_run / "m" / "fp.json").read_text())
+    assert record["labels"] == "ferplus-votes" and record["class_names"][-1] == "contempt"
+    assert record["config"]["labels"] == "ferplus-votes"
+    assert set(record["per_class"]["val"]) == set(record["class_names"])
+    plain = json.loads((ferplus_run / "m" / "plain.json").read_text())
+    # Its validation faces are among the FER2013 run's: the warm start leaks none.
+    assert set(record["split"]["val_indices"]) <= set(plain["split"]["val_indices"])
+    from ferkit.runs import load_model
+
+    assert load_model(ferplus_run / "m" / "fp.keras").output_shape[-1] == 8
+
+
+def test_a_majority_step_runs(tmp_path):
+    write_homework(tmp_path / "d")
+    write_ferplus(tmp_path / "d")
+    argv = ["--data", str(tmp_path / "d"), "--models-dir", str(tmp_path / "m"), "--epochs", "1"]
+    record = train_main(
+        "dnn", argv + ["--figures-dir", str(tmp_path / "f"), "--labels", "ferplus-majority"]
+    )
+    assert record["labels"] == "ferplus-majority" and len(record["class_names"]) == 8
+
+
+def test_every_consumer_takes_an_eight_class_model(ferplus_run, tmp_path, capsys):
+    from ferkit.analysis.cli import analyze_main
+    from ferkit.cards import card
+    from ferkit.deploy.export_cli import export_main
+    from ferkit.deploy.predict_cli import predict_main
+
+    model, data = ferplus_run / "m" / "fp.keras", ferplus_run / "d"
+    probs = tmp_path / "p.csv"
+    predict_main(
+        [
+            "--model",
+            str(model),
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "s.csv"),
+            "--probs",
+            str(probs),
+        ]
+    )
+    assert probs.read_text().splitlines()[0].endswith(",neutral,contempt")
+    assert "public accuracy" in capsys.readouterr().out  # against the FER+ majority
+    predict_main(["--demo", "--model", str(model), "--out", str(tmp_path / "photos")])
+    assert "p_contempt" in (tmp_path / "photos" / "faces.csv").read_text().splitlines()[0]
+    summary = analyze_main(
+        [
+            "--model",
+            str(model),
+            "--data",
+            str(data),
+            "--confusion",
+            "--figures-dir",
+            str(tmp_path / "fig"),
+        ]
+    )
+    assert len(summary["fp"]["confusion"]["validation"]["matrix"]) == 8
+    export_main(["--model", str(model), "--data", str(data), "--out", str(tmp_path / "m.tflite")])
+    assert "identical labels" in capsys.readouterr().out
+    record = json.loads((ferplus_run / "m" / "fp.json").read_text())
+    assert "| contempt |" in card(record, ferplus_run / "m")
+    rows = np.loadtxt(probs, delimiter=",", skiprows=1)
+    assert rows.shape == (20, 9)
