@@ -115,3 +115,25 @@ def class_ascent(model, start, classes, config, logits_layer="logits"):
     images = ascend(objective, start, config)
     probs = tf.nn.softmax(logits_model(images, training=False))
     return images[..., 0], np.asarray(tf.reduce_sum(probs * select, axis=1))
+
+
+# A picture is "noisy" when more than half of its energy (its mean removed) lies above
+# half the Nyquist frequency; white noise puts 80% there, a smooth pattern little.
+NOISY_SHARE = 0.5
+NOISY_DEFINITION = (
+    "more than half of the picture's energy (its mean removed) above half the Nyquist "
+    "frequency; white noise has 80% there"
+)
+
+
+def high_frequency_share(images):
+    """Per image (n, h, w): the share of its spectral energy, mean removed, at spatial
+    frequencies above half the Nyquist frequency."""
+    x = np.asarray(images, np.float64)
+    x = x - x.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fft2(x, axes=(1, 2))) ** 2
+    fy = np.fft.fftfreq(x.shape[1])[:, None]
+    fx = np.fft.fftfreq(x.shape[2])[None, :]
+    high = np.hypot(fy, fx) > 0.25
+    total = power.sum(axis=(1, 2))
+    return np.where(total > 0, (power * high).sum(axis=(1, 2)) / np.maximum(total, 1e-12), 0.0)

@@ -18,8 +18,10 @@ from ferkit.record import read_record
 from ferkit.runs import load_model, run_paths, write_json
 
 PARTS = (
+    "architecture",
     "confusion",
     "calibration",
+    "label_noise",
     "saliency",
     "filters",
     "class_max",
@@ -80,7 +82,15 @@ def build_parser():
     parts = p.add_argument_group("parts (any number; --all for every one)")
     parts.add_argument("--confusion", action="store_true", help="confusion matrix, val and public")
     parts.add_argument(
+        "--architecture", action="store_true", help="layers, output shapes, parameters"
+    )
+    parts.add_argument(
         "--calibration", action="store_true", help="reliability diagram, val and public"
+    )
+    parts.add_argument(
+        "--label-noise",
+        action="store_true",
+        help="the validation faces of highest loss, with their FER+ votes",
     )
     parts.add_argument("--saliency", action="store_true", help="saliency maps (see --method)")
     parts.add_argument("--filters", action="store_true", help="gradient ascent on conv filters")

@@ -1,4 +1,34 @@
-"""CNN against DNN (or any runs) from their JSON records."""
+"""CNN against DNN (or any runs) from their JSON records, each with its lineage."""
+
+from pathlib import Path
+
+
+def with_lineage(record, folder):
+    """record with the history of the runs it started from (--init-from) before its own,
+    epochs and wall time accumulated, as if one run; `lineage` names them, oldest first.
+    Parents are looked up beside it in folder."""
+    chain, seen = [record], {record["name"]}
+    while (init := chain[0].get("init")) and init["name"] not in seen:
+        path = Path(folder) / f"{init['name']}.json"
+        if not path.exists():
+            break
+        from ferkit.record import read_record
+
+        chain.insert(0, read_record(path))
+        seen.add(init["name"])
+    history, epochs, seconds = [], 0, 0.0
+    for run in chain:
+        for h in run["history"]:
+            history.append(
+                h | {"epoch": epochs + h["epoch"], "wall_seconds": seconds + h["wall_seconds"]}
+            )
+        epochs += len(run["history"])
+        seconds += run["history"][-1]["wall_seconds"] if run["history"] else 0.0
+    return record | {
+        "history": history,
+        "lineage": [r["name"] for r in chain],
+        "lineage_seconds": sum(r.get("training_seconds") or 0 for r in chain),
+    }
 
 
 def compare_rows(records):
@@ -14,6 +44,9 @@ def compare_rows(records):
                 "params": r["params"],
                 "best_val_accuracy": best,
                 "best_epoch": accs.index(best) + 1,
+                "epochs": len(accs),
+                "lineage": r.get("lineage", [r["name"]]),
+                "training_minutes": r.get("lineage_seconds", r.get("training_seconds") or 0) / 60,
                 "epoch_within_1pt": near + 1,
                 "minutes_within_1pt": r["history"][near]["wall_seconds"] / 60,
                 "seconds_per_epoch": r["seconds_per_epoch"],

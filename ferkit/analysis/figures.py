@@ -130,7 +130,7 @@ def plot_compare(records):
     for r in records:
         h = r["history"]
         acc = [e["val_accuracy"] for e in h]
-        label = f"{r['name']} ({r['params']:,} params)"
+        label = f"{' -> '.join(r.get('lineage', [r['name']]))} ({r['params']:,} params)"
         by_epoch.plot([e["epoch"] for e in h], acc, label=label)
         by_time.plot([e["wall_seconds"] / 60 for e in h], acc, label=label)
     by_epoch.set(xlabel="epoch", ylabel="validation accuracy", title="by epoch")
@@ -156,4 +156,14 @@ def plot_reliability(curves, stats, title):
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", title=title)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def plot_faces(faces, captions, title, ncols=4):
+    """Faces (n, 48, 48, 1) in a grid, each with its caption below."""
+    fig, axes = _grid(len(faces), ncols, cell=2.2)
+    for ax, face, caption in zip(axes, faces, captions):
+        ax.imshow(face[:, :, 0], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(caption, fontsize=7)
+    fig.suptitle(title, fontsize=10)
     return fig

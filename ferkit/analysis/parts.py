@@ -3,7 +3,14 @@
 import numpy as np
 
 from ferkit.analysis import figures
-from ferkit.analysis.ascent import class_ascent, filter_ascent, noise_images
+from ferkit.analysis.ascent import (
+    NOISY_DEFINITION,
+    NOISY_SHARE,
+    class_ascent,
+    filter_ascent,
+    high_frequency_share,
+    noise_images,
+)
 from ferkit.analysis.compare import compare_rows, format_rows
 from ferkit.analysis.config import ascent_config
 from ferkit.analysis.confusion import confusion_stats, text_report
@@ -81,6 +88,74 @@ def calibration(ctx, args):
     return numbers, figs
 
 
+def architecture(ctx, args):
+    """Every layer with weights or a shape change: name, kind, output shape, parameters."""
+    rows = []
+    for layer in ctx.model.layers:
+        shape = getattr(layer, "output", None)
+        shape = tuple(shape.shape[1:]) if shape is not None else ()
+        rows.append(
+            {
+                "layer": layer.name,
+                "kind": type(layer).__name__,
+                "output": "x".join(str(d) for d in shape),
+                "params": int(layer.count_params()),
+            }
+        )
+    return {"layers": rows, "params": int(sum(r["params"] for r in rows))}, []
+
+
+LABEL_NOISE_FACES = 12
+
+
+def label_noise(ctx, args):
+    """The validation faces the model finds least likely under their FER2013 label, with
+    its prediction and, where the FER+ file is present, the ten annotators' votes; and
+    the share of validation errors where the model agrees with the FER+ majority."""
+    from ferkit.data.labels import FERPLUS_CLASSES, ferplus_file, process, read_ferplus
+    from ferkit.errors import InputError
+
+    x, y = ctx.data.x_train[ctx.val_idx], ctx.data.y_train[ctx.val_idx]
+    probs = predict_probs(ctx.model, x)
+    loss = -np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12))
+    worst = np.argsort(-loss)[:LABEL_NOISE_FACES]
+    numbers = {"faces": [int(ctx.val_idx[i]) for i in worst]}
+    votes = None
+    if ctx.data.labels == "fer2013":
+        try:
+            all_votes, usage = read_ferplus(ferplus_file(ctx.data))
+            votes = all_votes[usage == 0][ctx.val_idx]
+        except InputError:
+            votes = None
+    pred = probs.argmax(axis=1)
+    names = ctx.class_names
+    captions = []
+    for i in worst:
+        text = f"label {names[y[i]]}, model {names[pred[i]]} ({probs[i, pred[i]]:.2f})"
+        if votes is not None:
+            top = np.argsort(-votes[i][:8])[:2]
+            text += "\nFER+ " + ", ".join(
+                f"{FERPLUS_CLASSES[k]} {votes[i][k]}" for k in top if votes[i][k]
+            )
+        captions.append(text)
+    if votes is not None:
+        majority, _ = process(votes, "majority")
+        wrong = (pred != y) & (majority >= 0)
+        agree = float(np.mean(pred[wrong] == majority[wrong])) if wrong.any() else None
+        numbers |= {"errors_with_majority": int(wrong.sum()), "errors_agreeing": agree}
+        on_worst = float(np.mean(pred[worst] == majority[worst]))
+        numbers["worst_agreeing"] = on_worst
+    fig = figures.plot_faces(x[worst], captions, f"{ctx.run}: validation faces of highest loss")
+    caption = f"The {len(worst)} validation faces {ctx.run} finds least likely under their label."
+    if numbers.get("errors_agreeing") is not None:
+        caption += (
+            f" Of its {numbers['errors_with_majority']} validation errors on faces with a FER+ "
+            f"majority, {numbers['errors_agreeing']:.0%} predict that majority: there the "
+            "FER2013 label, not the model, is likely wrong."
+        )
+    return numbers, [(f"{ctx.run}_label_noise.png", fig, caption)]
+
+
 def pick_examples(ctx):
     """Per class, one correct and one wrong validation face (None where there is none),
     in a seeded random order."""
@@ -129,13 +204,15 @@ def saliency(ctx, args):
 def filters(ctx, args):
     layers = args.layers or conv_layer_names(ctx.explained)
     cfg = ascent_config(args, args.steps)
-    numbers, figs = {"config": cfg.__dict__}, []
+    numbers, figs = {"config": cfg.__dict__, "noisy_definition": NOISY_DEFINITION}, []
     for layer in layers:
         images, final = filter_ascent(ctx.explained, layer, cfg)
         dead = int(np.sum(final <= 0))
+        noisy = int(np.sum(high_frequency_share(images) > NOISY_SHARE))
         numbers[layer] = {
             "filters": int(len(final)),
             "dead": dead,
+            "noisy": noisy,
             "final_activation": final.round(5).tolist(),
         }
         title = f"{ctx.run} {layer}: {len(final)} filters, {dead} dead"
@@ -212,9 +289,17 @@ def feature_maps(ctx, args):
 
 
 def compare(ctx, args):
-    records = [read_record(path) for path in args.compare_runs]
+    from pathlib import Path
+
+    from ferkit.analysis.compare import with_lineage
+
+    # A run started from another is drawn after it, epochs and time accumulated.
+    records = [with_lineage(read_record(path), Path(path).parent) for path in args.compare_runs]
     rows = compare_rows(records)
     print(format_rows(rows))
-    names = " vs ".join(r["name"] for r in records)
-    caption = f"{names}: validation accuracy by epoch and by wall-clock time."
+    names = " vs ".join(" -> ".join(r["lineage"]) for r in records)
+    caption = (
+        f"{names}: validation accuracy by epoch and by wall-clock time, each run drawn "
+        "after the runs it started from."
+    )
     return {"rows": rows}, [("compare.png", figures.plot_compare(records), caption)]

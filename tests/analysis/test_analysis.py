@@ -155,6 +155,13 @@ def test_every_part_under_all(tiny_run):
     summary = run_analyze(tiny_run, "--all")
     cnn = summary["cnn"]
     assert {"confusion", "saliency", "filters", "class_max", "feature_maps"} <= set(cnn)
+    assert {"architecture", "calibration", "label_noise"} <= set(cnn)
+    assert cnn["architecture"]["params"] == 310_743
+    assert cnn["architecture"]["layers"][-1] == {
+        "layer": "probs", "kind": "Activation", "output": "7", "params": 0
+    }  # fmt: skip
+    assert len(cnn["label_noise"]["faces"]) == min(12, 9)  # 9 validation faces here
+    assert 0 <= cnn["filters"]["conv1"]["noisy"] <= 64
     assert {"saliency", "smoothgrad", "gradcam"} <= set(cnn["saliency"])
     assert cnn["filters"]["conv1"]["filters"] == 64
     assert len(cnn["filters"]["conv2"]["final_activation"]) == 80
@@ -203,3 +210,24 @@ def test_float32_copy_of_a_bfloat16_model_computes_the_same_in_float32():
     faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1), dtype=np.uint8)
     np.testing.assert_allclose(np.asarray(copy(faces)), np.asarray(mixed(faces)), atol=0.02)
     assert float32_copy(copy) is copy
+
+
+def test_compare_draws_a_run_after_the_one_it_started_from(tmp_path):
+    from ferkit.analysis.compare import compare_rows, with_lineage
+
+    def run(name, epochs, init=None):
+        history = [
+            {"epoch": e, "val_accuracy": 0.5 + e / 100, "wall_seconds": 10.0 * e}
+            for e in range(1, epochs + 1)
+        ]
+        record = {"name": name, "params": 1, "history": history, "training_seconds": 10.0 * epochs}
+        record |= {"seconds_per_epoch": 10.0, "public_accuracy": None}
+        return record | ({"init": {"name": init}} if init else {})
+
+    (tmp_path / "stage1.json").write_text(json.dumps(run("stage1", 3)))
+    joined = with_lineage(run("final", 2, init="stage1"), tmp_path)
+    assert joined["lineage"] == ["stage1", "final"]
+    assert [h["epoch"] for h in joined["history"]] == [1, 2, 3, 4, 5]
+    assert [h["wall_seconds"] for h in joined["history"]] == [10, 20, 30, 40, 50]
+    row = compare_rows([joined])[0]
+    assert row["epochs"] == 5 and row["training_minutes"] == pytest.approx(50 / 60)
