@@ -3,6 +3,25 @@
 from ferkit import IMAGE_SIZE
 
 
+def fer2013_view(model):
+    """A FER+ model (8 classes) as a FER2013 one (7): the softmax over its first seven
+    logits, contempt left out; built from Keras's own layers (a fixed selection matrix).
+    A 7-class model comes back as it is."""
+    import keras
+    import numpy as np
+
+    if model.output_shape[-1] == 7:
+        return model
+    logits = model.get_layer("logits").output
+    pick = keras.layers.Dense(
+        7, use_bias=False, trainable=False, name="fer2013_classes", dtype="float32"
+    )
+    seven = pick(logits)
+    pick.set_weights([np.eye(8, 7, dtype="float32")])
+    probs = keras.layers.Activation("softmax", name="probs", dtype="float32")(seven)
+    return keras.Model(model.input, probs, name=f"{model.name}_as_fer2013")
+
+
 def build_ensemble(members, name="ensemble"):
     """One functional model whose `probs` are the mean of the members' probabilities.
 

@@ -32,18 +32,25 @@ def ensemble_main(argv=None):
         p.error("an ensemble needs at least two models")
     data = load_data(args.data)
     import_tensorflow_quietly()
-    from ferkit.deploy.ensemble import build_ensemble
+    from ferkit.deploy.ensemble import build_ensemble, fer2013_view
     from ferkit.record import write_record
     from ferkit.runs import load_run, save_model_atomic
 
-    runs = [load_run(m) for m in args.members]
+    paths = list(args.members)
+    runs = [load_run(m) for m in paths]
     first_split = _split_key(runs[0][1])
-    for path, (_, rec) in zip(args.members[1:], runs[1:]):
+    for path, (_, rec) in zip(paths, runs):
+        data.check_trained_on(rec, path)
         if _split_key(rec) != first_split:
             raise InputError(path, "trained on another validation split than the first")
-    data.check_trained_on(runs[0][1], args.members[0])
-    model = build_ensemble([m for m, _ in runs], name=args.name)
-    record = ensemble_record(model, [r for _, r in runs], args.members, data, args.name)
+    # A FER+ member's split is the same draw less the faces FER+ left unlabelled, which
+    # it never trained on either: the FER2013 members' validation faces are clean for all.
+    order = sorted(range(len(runs)), key=lambda i: runs[i][1].get("labels", "fer2013") != "fer2013")
+    paths, runs = [paths[i] for i in order], [runs[i] for i in order]
+    if runs[0][1].get("labels", "fer2013") != "fer2013":
+        raise InputError(paths[0], "an ensemble needs a member trained on FER2013's labels")
+    model = build_ensemble([fer2013_view(m) for m, _ in runs], name=args.name)
+    record = ensemble_record(model, [r for _, r in runs], paths, data, args.name)
     for member in record["members"] + [record]:
         print(
             f"{member['name']:>12}: val accuracy {accuracy_text(member['val_accuracy'])}, "
@@ -92,5 +99,6 @@ def ensemble_record(model, records, paths, data, name):
 
 
 def _split_key(record):
+    """What draws a run's validation split: its seed, share and row limit."""
     s = record["split"]
-    return (s["seed"], s["val_split"], s["limit"], tuple(s["val_indices"]))
+    return (s["seed"], s["val_split"], s["limit"])

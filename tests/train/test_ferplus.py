@@ -98,3 +98,36 @@ def test_every_consumer_takes_an_eight_class_model(ferplus_run, tmp_path, capsys
     assert "| contempt |" in card(record, ferplus_run / "m")
     rows = np.loadtxt(probs, delimiter=",", skiprows=1)
     assert rows.shape == (20, 9)
+
+
+def test_a_ferplus_run_joins_an_ensemble_through_its_fer2013_view(ferplus_run, tmp_path):
+    from ferkit.calibration import logits_model
+    from ferkit.deploy.ensemble import fer2013_view
+    from ferkit.deploy.ensemble_cli import ensemble_main
+    from ferkit.runs import load_model
+
+    fp = load_model(ferplus_run / "m" / "fp.keras")
+    view = fer2013_view(fp)
+    x = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1)).astype("float32")
+    logits = np.asarray(logits_model(fp)(x), np.float64)[:, :7]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(view(x)), expected, atol=1e-4)
+    m, d = ferplus_run / "m", ferplus_run / "d"
+    # The FER+ member comes first here; the FER2013 member's split is the ensemble's.
+    record = ensemble_main(
+        [
+            str(m / "fp.keras"),
+            str(m / "plain.keras"),
+            "--name",
+            "mix",
+            "--models-dir",
+            str(tmp_path),
+            "--data",
+            str(d),
+        ]
+    )
+    plain = json.loads((m / "plain.json").read_text())
+    assert record["split"]["val_indices"] == plain["split"]["val_indices"]
+    assert [r["name"] for r in record["members"]] == ["plain", "fp"]
+    assert load_model(tmp_path / "mix.keras").output_shape[-1] == 7
