@@ -54,6 +54,13 @@ def train_parser(model_name):
     )
     p.add_argument("--figures-dir", default="figures")
     p.add_argument(
+        "--budget-minutes",
+        type=float,
+        metavar="M",
+        help="size the run to M minutes of this machine instead of --epochs (then a ceiling): "
+        "the one-cycle or cosine schedule spans the budget, measured from the first epochs",
+    )
+    p.add_argument(
         "--calibrate",
         action="store_true",
         help="after training, fit a temperature on the validation faces and store it in the "
@@ -162,6 +169,8 @@ def check_args(p, args):
             p.error(f"--{flag.replace('_', '-')} must be positive")
     if args.limit is not None and args.limit < 14:
         p.error("--limit must be at least 14 (two faces of each class)")
+    if getattr(args, "budget_minutes", None) is not None and args.budget_minutes <= 0:
+        p.error("--budget-minutes must be positive")
     for flag in ("lr", "weight_decay", "label_smoothing", "mixup"):
         value = getattr(args, flag, None)
         if value is not None and value < 0:
@@ -191,6 +200,7 @@ def resolve_config(p, args, model_name):
     )
     config.init_from = args.init_from
     config.labels = args.labels
+    config.budget_minutes = args.budget_minutes
     return config
 
 

@@ -23,8 +23,9 @@ RESUME_KEYS = (
     "precision",
     "init_from",
     "labels",
-    # The epoch count shapes the cosine and one-cycle schedules.
+    # The epoch count (or the budget) shapes the cosine and one-cycle schedules.
     "epochs",
+    "budget_minutes",
 )
 
 
@@ -56,6 +57,8 @@ class TrainConfig:
     precision: str = "float32"
     recipe: str | None = None
     labels: str = "fer2013"  # or ferplus-majority, ferplus-votes
+    # Size the run to this many minutes instead of `epochs` (then only a ceiling).
+    budget_minutes: float | None = None
     init_from: str | None = None
 
     @property

@@ -8,6 +8,7 @@ from ferkit.errors import InputError
 from ferkit.precision import dtype_policy
 from ferkit.record import build_record, init_summary, read_record, write_record
 from ferkit.runs import load_model, run_paths, save_model_atomic, write_json
+from ferkit.train.budget import budget_callback, budget_schedule, first_guess
 from ferkit.train.callbacks import epoch_log_callback, resumable_early_stopping, snapshot_callback
 from ferkit.train.config import RESUME_KEYS
 from ferkit.train.optim import plateau_callback
@@ -45,10 +46,18 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     run = RunDir(config.models_dir, config.name if chief else f"{config.name}.worker{task}")
     strata = data.y_train if data.split_labels is None else data.split_labels
     train_idx, val_idx, split_method = split(strata, config, usable=data.y_train >= 0)
-    steps = -(-train_idx.size // config.batch_size) * config.epochs
+    steps_per_epoch = -(-train_idx.size // config.batch_size)
+    budget_lr = None
     with dtype_policy(config.precision), strategy.scope():
         model = builder()
-        model.compile(**compile_args(config, steps))
+        if config.budget_minutes and config.schedule in ("onecycle", "cosine"):
+            guess = first_guess(
+                model, data.x_train, steps_per_epoch, config.batch_size, 60 * config.budget_minutes
+            )
+            budget_lr = budget_schedule(
+                config.schedule, config.learning_rate, min(guess, config.epochs) * steps_per_epoch
+            )
+        model.compile(**compile_args(config, steps_per_epoch * config.epochs, budget_lr))
     settings = {k: getattr(config, k) for k in RESUME_KEYS}
     settings |= {"data": data.fingerprint, "architecture": architecture_id(model)}
     # Read once, also on resuming: every save records the run this one started from.
@@ -107,6 +116,17 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
         write_record(models_dir / f"{config.name}.json", record)
         return record
 
+    if config.budget_minutes:
+        prior = history[-1]["wall_seconds"] if history else 0.0
+        callbacks.append(
+            budget_callback(
+                60 * config.budget_minutes,
+                steps_per_epoch,
+                budget_lr,
+                run.path / "budget.json",
+                prior,
+            )
+        )
     callbacks += list(extra_callbacks)
     callbacks.append(snapshot_callback(save, run.read_history, best_so_far))
     if config.patience:
@@ -177,14 +197,15 @@ def warm_start(model, init_from, record, data, val_idx, out=None):
         print(f"note: {', '.join(fresh)} starts afresh (another number of classes)", file=out)
 
 
-def compile_args(config, total_steps):
+def compile_args(config, total_steps, lr=None):
     """Optimizer, loss and metric of a run: the reference recipe compiles exactly as
     the report's Keras code did."""
     import keras
 
     from ferkit.train.optim import make_optimizer, make_schedule
 
-    lr = make_schedule(config.schedule, config.learning_rate, total_steps)
+    if lr is None:  # a budgeted run brings its own schedule
+        lr = make_schedule(config.schedule, config.learning_rate, total_steps)
     args = {"optimizer": make_optimizer(config.optimizer, lr, config.rho, config.weight_decay)}
     if config.one_hot:
         args["loss"] = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
