@@ -31,6 +31,8 @@ def recipe_text(record):
     changes = record.get("recipe_changes") or {}
     if changes:
         text += " (" + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items()) + ")"
+    if record.get("labels", "fer2013") != "fer2013":
+        text += f", labels {record['labels']}"
     if record.get("init"):
         text += f", from {record['init']['name']}"
     return text

@@ -42,6 +42,9 @@ def calibrate_saved(path, data, tta=True):
 
     model, record = load_run(path)
     data.check_trained_on(record, path)
+    if record.get("labels", "fer2013") != data.labels:
+        # A FER+ run is calibrated against the labels it learnt.
+        data = load_data(data.source, labels=record["labels"])
     try:
         model.get_layer("logits")
     except ValueError:
