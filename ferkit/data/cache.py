@@ -28,21 +28,23 @@ def _writable(folder):
         return False
 
 
-def cached(source, digest, compute):
-    """Returns compute()'s (keys, pixels), from the cache when a valid entry exists."""
+def cached(source, digest, compute, with_checksum=False):
+    """Returns compute()'s (keys, pixels), from the cache when a valid entry exists; with
+    `with_checksum`, also the sha256 of their content (computed once either way)."""
     name = f"{Path(source).name}.{digest[:32]}.v{FORMAT}.npz"
     for folder in cache_dirs(source):
         hit = _load(folder / name)
         if hit is not None:
-            return hit
-    result = compute()
+            return hit if with_checksum else hit[:2]
+    keys, pixels = compute()
+    checksum = checksum_of(keys, pixels)
     for folder in cache_dirs(source):
-        if _save(folder / name, result):
+        if _save(folder / name, (keys, pixels), checksum):
             break
-    return result
+    return (keys, pixels, checksum) if with_checksum else (keys, pixels)
 
 
-def _checksum(keys, pixels):
+def checksum_of(keys, pixels):
     h = hashlib.sha256(np.ascontiguousarray(keys).tobytes())
     h.update(np.ascontiguousarray(pixels).tobytes())
     return h.hexdigest()
@@ -54,8 +56,8 @@ def _load(path):
     try:
         with np.load(path, allow_pickle=False) as z:
             keys, pixels, checksum = z["keys"], z["pixels"], str(z["checksum"])
-        if _checksum(keys, pixels) == checksum:
-            return keys, pixels
+        if checksum_of(keys, pixels) == checksum:
+            return keys, pixels, checksum
     except Exception:  # noqa: BLE001 - any unreadable cache is simply rebuilt
         pass
     try:
@@ -65,7 +67,7 @@ def _load(path):
     return None
 
 
-def _save(path, result):
+def _save(path, result, checksum):
     keys, pixels = result
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +76,7 @@ def _save(path, result):
         return False
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, keys=keys, pixels=pixels, checksum=np.array(_checksum(keys, pixels)))
+            np.savez(f, keys=keys, pixels=pixels, checksum=np.array(checksum))
         os.replace(tmp, path)
         return True
     except OSError:
