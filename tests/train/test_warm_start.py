@@ -47,7 +47,7 @@ def test_run_starts_from_the_saved_weights(saved):
 @pytest.mark.parametrize(
     ("script", "flags", "problem"),
     [
-        ("cnn", ["--seed", "1"], "has another validation split"),
+        ("cnn", ["--seed", "1"], "held out other validation faces"),
         ("dnn", [], "is another architecture than --model"),
     ],
 )
