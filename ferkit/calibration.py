@@ -10,22 +10,6 @@ import numpy as np
 ECE_BINS = 15
 
 
-def expected_calibration_error(probs, labels, bins=ECE_BINS):
-    """ECE: the gap between confidence and accuracy, averaged over equal-width
-    confidence bins, weighted by the faces in each."""
-    probs, labels = np.asarray(probs), np.asarray(labels)
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == labels
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    gap = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            gap += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
-    return float(gap)
-
-
 def reliability(probs, labels, bins=ECE_BINS):
     """Per bin: (mean confidence, accuracy, share of faces); NaN where a bin is empty."""
     probs, labels = np.asarray(probs), np.asarray(labels)
@@ -45,15 +29,24 @@ def reliability(probs, labels, bins=ECE_BINS):
     return np.array(rows)
 
 
+def expected_calibration_error(probs, labels, bins=ECE_BINS):
+    """ECE: the gap between confidence and accuracy, averaged over reliability()'s
+    equal-width confidence bins, weighted by the faces in each."""
+    confidence, accuracy, share = reliability(probs, labels, bins).T
+    return float(np.nansum(share * np.abs(accuracy - confidence)))
+
+
 def negative_log_likelihood(probs, labels):
     """Mean -log p(true class), floored at 1e-12."""
     probs = np.asarray(probs)
     return float(-np.mean(np.log(np.maximum(probs[np.arange(len(labels)), labels], 1e-12))))
 
 
-def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
+def softmax(logits, temperature=1.0):
+    """Probabilities of logits (n, classes) divided by temperature, as the model's
+    `temperature` and `probs` layers compute them."""
+    z = np.asarray(logits, np.float64) / temperature
+    e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
@@ -64,7 +57,7 @@ def fit_temperature(logits, labels):
     logits = np.asarray(logits, np.float64)
 
     def nll(log_t):
-        return negative_log_likelihood(_softmax(logits / np.exp(log_t)), labels)
+        return negative_log_likelihood(softmax(logits, np.exp(log_t)), labels)
 
     best = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(best.x))
@@ -123,7 +116,7 @@ def calibrate_run(model, record, data):
     for k, z in logits.items():
         labels = parts[k][1]
         entry[k] = {
-            "before": calibration_stats(_softmax(z), labels),
-            "after": calibration_stats(_softmax(z / temperature), labels),
+            "before": calibration_stats(softmax(z), labels),
+            "after": calibration_stats(softmax(z, temperature), labels),
         }
     return with_temperature(model, temperature), entry

@@ -59,6 +59,7 @@ def calibration(ctx, args):
         calibration_stats,
         logits_model,
         reliability,
+        softmax,
         temperature_of,
     )
 
@@ -69,11 +70,8 @@ def calibration(ctx, args):
     to_logits = logits_model(ctx.model)
     numbers, figs = {"temperature": t}, []
     for name, (x, y) in sets.items():
-        z = predict_probs(to_logits, x).astype(np.float64)
-        raw = np.exp(z - z.max(axis=1, keepdims=True))
-        raw /= raw.sum(axis=1, keepdims=True)
-        scaled = np.exp((z - z.max(axis=1, keepdims=True)) / t)
-        scaled /= scaled.sum(axis=1, keepdims=True)
+        z = predict_probs(to_logits, x)
+        raw, scaled = softmax(z), softmax(z, t)
         curves = {"raw": reliability(raw, y)}
         stats = {"raw": calibration_stats(raw, y)}
         if t != 1.0:
