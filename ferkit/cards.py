@@ -3,10 +3,8 @@
 `python -m ferkit.report --cards models/README.md` regenerates the file.
 """
 
-from pathlib import Path
-
 from ferkit import CLASS_NAMES
-from ferkit.record import read_record
+from ferkit.record import ancestors, read_record
 
 ARCHITECTURES = {
     "cnn": "the reference CNN of the classic homework report: three blocks of 3x3 "
@@ -38,22 +36,6 @@ USES = (
     "decision about a person. A facial expression is not an inner emotion, and the labels "
     "the model learnt are one annotator's guess."
 )
-
-
-def _lineage(record, models_dir):
-    """The records of the runs this one was started from, oldest first."""
-    chain, seen = [], {record.get("name")}
-    init = record.get("init")
-    while init and init.get("name") not in seen:
-        seen.add(init.get("name"))
-        path = Path(models_dir) / f"{init['name']}.json"
-        if not path.exists():
-            chain.append(init)
-            break
-        parent = read_record(path)
-        chain.append(parent)
-        init = parent.get("init")
-    return chain[::-1]
 
 
 def train_command(record):
@@ -92,7 +74,7 @@ def _accuracy(value):
 def card(record, models_dir="models"):
     """The Markdown card of one run."""
     name, config = record["name"], record["config"]
-    lineage = _lineage(record, models_dir)
+    lineage = ancestors(record, models_dir)
     runs = lineage + [record]
     hours = sum(r.get("training_seconds") or 0 for r in runs) / 3600
     machine = record.get("machine")

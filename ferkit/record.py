@@ -96,6 +96,24 @@ def ferplus_agreement(model, data, ferplus=None):
     return {"public_accuracy": accuracy(model, faces, labels), "public_faces": int(len(labels))}
 
 
+def ancestors(record, folder):
+    """The runs record was started from (--init-from), oldest first, read from their JSON
+    beside it in folder; where one is missing, its summary in the child's `init` stands
+    for it and the walk ends there."""
+    chain, seen = [], {record.get("name")}
+    init = record.get("init")
+    while init and init.get("name") not in seen:
+        seen.add(init["name"])
+        path = Path(folder) / f"{init['name']}.json"
+        if not path.exists():
+            chain.append(init)
+            break
+        parent = read_record(path)
+        chain.append(parent)
+        init = parent.get("init")
+    return chain[::-1]
+
+
 def init_summary(init_from, r):
     """What a warm-started run's record says of the run it started from (record r)."""
     keys = ("name", "model", "val_accuracy", "public_accuracy", "epochs_run", "training_seconds")

@@ -1,21 +1,14 @@
 """CNN against DNN (or any runs) from their JSON records, each with its lineage."""
 
-from pathlib import Path
+from ferkit.record import ancestors
 
 
 def with_lineage(record, folder):
     """record with the history of the runs it started from (--init-from) before its own,
     epochs and wall time accumulated, as if one run; `lineage` names them, oldest first.
-    Parents are looked up beside it in folder."""
-    chain, seen = [record], {record["name"]}
-    while (init := chain[0].get("init")) and init["name"] not in seen:
-        path = Path(folder) / f"{init['name']}.json"
-        if not path.exists():
-            break
-        from ferkit.record import read_record
-
-        chain.insert(0, read_record(path))
-        seen.add(init["name"])
+    Parents are looked up beside it in folder; the walk stops at one whose JSON is gone."""
+    # A missing parent appears only as the child's init summary, which has no history.
+    chain = [r for r in ancestors(record, folder) if "history" in r] + [record]
     history, epochs, seconds = [], 0, 0.0
     for run in chain:
         for h in run["history"]:
