@@ -114,6 +114,14 @@ def ferplus_file(data, given=None):
     return path
 
 
+def scored_for(data, n_classes, given=None):
+    """data with the labels a model of n_classes outputs is scored against: FER2013's
+    for seven, the FER+ majority for eight (contempt included)."""
+    if n_classes == len(FERPLUS_CLASSES) and data.labels == "fer2013":
+        return with_ferplus_labels(data, "ferplus-majority", given)
+    return data
+
+
 def with_ferplus_labels(data, mode, given=None):
     """data relabelled by FER+ (mode "ferplus-majority" or "ferplus-votes"): eight
     classes; training faces without a label under the mode keep -1 and are left out of

@@ -49,6 +49,7 @@ def export_main(argv=None):
     if not data.has_public_labels:
         raise InputError(args.data, "no public test labels to check the export against")
     import_tensorflow_quietly()
+    from ferkit.data.labels import scored_for
     from ferkit.deploy.export import export_onnx, export_savedmodel, export_tflite
     from ferkit.deploy.predict import predict_probs
     from ferkit.precision import float32_copy, mixed_precision
@@ -56,10 +57,7 @@ def export_main(argv=None):
     from ferkit.runs import load_model
 
     model = load_model(source)
-    if model.output_shape[-1] == 8:  # a FER+ model is checked on the FER+ majority
-        from ferkit.data.labels import with_ferplus_labels
-
-        data = with_ferplus_labels(data, "ferplus-majority")
+    data = scored_for(data, model.output_shape[-1])
     out = Path(args.out or exported_path(source, args.format, args.quantize))
     if args.format == "onnx":
         _needs("tf2onnx", out)
@@ -107,7 +105,9 @@ def _needs(module, out):
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        raise InputError(out, f"this export needs {module}: pip install -r requirements-deploy.txt")
+        from ferkit.deploy.runtimes import DEPLOY_REQUIREMENTS
+
+        raise InputError(out, f"this export needs {module}: {DEPLOY_REQUIREMENTS}")
 
 
 def _remove(path):

@@ -7,6 +7,7 @@ from pathlib import Path
 from ferkit import class_names_for
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
+from ferkit.data.labels import scored_for
 from ferkit.errors import InputError, exit_on_input_error
 from ferkit.quiet import import_tensorflow_quietly
 
@@ -89,11 +90,7 @@ def predict_dataset(args):
         raise InputError(args.data, "no test faces (test.csv, test.csv.gz or Kaggle test rows)")
     model = _load(args.model)
     names = class_names_for(model.output_shape[-1])
-    if len(names) == 8 and data.labels == "fer2013":
-        # A FER+ model is scored against the FER+ majority of each test face.
-        from ferkit.data.labels import with_ferplus_labels
-
-        data = with_ferplus_labels(data, "ferplus-majority", args.ferplus)
+    data = scored_for(data, len(names), args.ferplus)
     probs = predict_probs(model, data.x_test, args.batch_size, args.tta)
     predicted = probs.argmax(axis=1)
     out = args.out or "submission.csv"
