@@ -61,39 +61,43 @@ def tta_accuracies(model, data, val_idx):
     }
 
 
-def per_class_accuracies(model, data, val_idx):
-    """Each class's accuracy (recall) on validation and on the public faces."""
+def predictions(model, data, val_idx):
+    """{"val": (predicted, true labels), "public": ...}: the model's labels for the
+    validation and public faces, predicted once for every measure drawn from them;
+    a part without faces is left out."""
     from ferkit.deploy.predict import predict_probs
 
-    parts = {
-        "val": (data.x_train[val_idx], data.y_train[val_idx]),
-        "public": data.public_faces,
+    parts = {"val": (data.x_train[val_idx], data.y_train[val_idx]), "public": data.public_faces}
+    return {k: (predict_probs(model, x).argmax(axis=1), y) for k, (x, y) in parts.items() if len(y)}
+
+
+def per_class_accuracies(predicted, class_names):
+    """Each class's accuracy (recall) in each part of predictions()."""
+    return {
+        part: {
+            name: float(np.mean(pred[y == k] == k)) if np.any(y == k) else None
+            for k, name in enumerate(class_names)
+        }
+        for part, (pred, y) in predicted.items()
     }
-    result = {}
-    for part, (x, y) in parts.items():
-        if len(y):
-            predicted = predict_probs(model, x).argmax(axis=1)
-            result[part] = {
-                name: float(np.mean(predicted[y == k] == k)) if np.any(y == k) else None
-                for k, name in enumerate(data.class_names)
-            }
-    return result
 
 
-def ferplus_agreement(model, data, ferplus=None):
+def ferplus_agreement(data, public_predicted, ferplus=None):
     """A FER2013 model's accuracy against the FER+ majority (ten annotators instead of
-    one) on the public faces that have one: a second, cleaner view of its accuracy. None
-    where the FER+ file is absent."""
+    one) on the public faces that have one, from its labels for data.public_faces: a
+    second, cleaner view of its accuracy. None where the FER+ file is absent."""
     from ferkit.data.labels import with_ferplus_labels
 
     try:
         relabelled = with_ferplus_labels(data, "ferplus-majority", ferplus)
     except InputError:
         return None
-    faces, labels = relabelled.public_faces
-    if not len(labels):
+    majority = relabelled.test_labels[data.public]
+    known = majority >= 0
+    if not known.any():
         return None
-    return {"public_accuracy": accuracy(model, faces, labels), "public_faces": int(len(labels))}
+    agreement = float(np.mean(public_predicted[known] == majority[known]))
+    return {"public_accuracy": agreement, "public_faces": int(known.sum())}
 
 
 def ancestors(record, folder):
@@ -130,9 +134,12 @@ def build_record(
 
     accs = [h["val_accuracy"] for h in history]
     best = int(np.argmax(accs)) if accs else None
-    if finished or best is None:
-        public_acc = accuracy(model, *data.public_faces)
-        val_acc = accuracy(model, data.x_train[val_idx], data.y_train[val_idx])
+    predicted = predictions(model, data, val_idx) if finished or best is None else None
+    if predicted is not None:
+        val_acc, public_acc = (
+            float(np.mean(np.equal(*predicted[k]))) if k in predicted else None
+            for k in ("val", "public")
+        )
     else:  # a snapshot at the best epoch: its logs measured this very model
         val_acc, public_acc = accs[best], history[best].get("public_accuracy")
     seconds = sum(h["epoch_seconds"] for h in history)
@@ -177,9 +184,10 @@ def build_record(
     }
     if finished:
         record["tta"] = tta_accuracies(model, data, val_idx)
-        record["per_class"] = per_class_accuracies(model, data, val_idx)
-        if data.labels == "fer2013" and (agreement := ferplus_agreement(model, data)):
-            record["ferplus_agreement"] = agreement
+        record["per_class"] = per_class_accuracies(predicted, data.class_names)
+        if data.labels == "fer2013" and "public" in predicted:
+            if agreement := ferplus_agreement(data, predicted["public"][0]):
+                record["ferplus_agreement"] = agreement
     return record
 
 

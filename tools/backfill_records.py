@@ -10,7 +10,7 @@ import numpy as np
 
 from ferkit.cli import add_data_arg
 from ferkit.data import load_data
-from ferkit.record import ferplus_agreement, per_class_accuracies, write_record
+from ferkit.record import ferplus_agreement, per_class_accuracies, predictions, write_record
 from ferkit.runs import load_run, run_paths
 
 
@@ -24,8 +24,9 @@ def main(argv=None):
         model, record = load_run(path)
         data.check_trained_on(record, path)
         val_idx = np.asarray(record["split"]["val_indices"])
-        record["per_class"] = per_class_accuracies(model, data, val_idx)
-        if agreement := ferplus_agreement(model, data):
+        predicted = predictions(model, data, val_idx)
+        record["per_class"] = per_class_accuracies(predicted, data.class_names)
+        if "public" in predicted and (agreement := ferplus_agreement(data, predicted["public"][0])):
             record["ferplus_agreement"] = agreement
         write_record(run_paths(path)[1], record)
         print(path, record.get("ferplus_agreement"))
