@@ -27,7 +27,11 @@ class _Exported:
 
     def predict(self, x, batch_size=512, verbose=0):
         batches = [self(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-        return np.concatenate(batches) if batches else np.zeros(self.output_shape[1:], np.float32)
+        return (
+            np.concatenate(batches)
+            if batches
+            else np.zeros((0, *self.output_shape[1:]), np.float32)
+        )
 
 
 class LiteRTModel(_Exported):
