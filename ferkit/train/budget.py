@@ -10,8 +10,8 @@ import json
 import math
 import time
 
-# The first epoch traces the model; from the second on, epochs run at their own pace.
-SIZING_EPOCHS = 2
+# The plan follows the mean pace of the last few epochs.
+SIZING_EPOCHS = 3
 
 
 def budget_schedule(kind, lr, total_steps, warmup=0.3):
@@ -58,19 +58,18 @@ def first_guess(model, x, steps_per_epoch, batch_size, budget_s):
 
 def budget_callback(budget_s, steps_per_epoch, schedule, state_path, prior_seconds=0.0):
     """Sets the schedule's length (schedule None: a schedule with no length) from the
-    first epochs' speed and stops the run when the planned epochs are done or the budget
-    is spent; keeps its plan in state_path so a resumed run keeps its schedule."""
+    epochs' pace, end to end (saving and backups included), planned again after every
+    epoch so the schedule ends with the budget; stops the run when the planned epochs
+    are done or the budget is spent. The plan is kept in state_path, so a resumed run
+    starts from the schedule it had."""
     import keras
 
     class Budget(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.planned = None
-            # A resumed run keeps the plan its first epochs made.
-            self.fixed = state_path.exists()
-            if self.fixed:
-                self.planned = json.loads(state_path.read_text())["epochs"]
-                self._plan(self.planned)
+            self.planned, self.paces, self.seen = None, [], 0
+            if state_path.exists():
+                self._plan(json.loads(state_path.read_text())["epochs"])
 
         def _plan(self, epochs):
             self.planned = epochs
@@ -79,24 +78,23 @@ def budget_callback(budget_s, steps_per_epoch, schedule, state_path, prior_secon
 
         def on_train_begin(self, logs=None):
             self.start = time.perf_counter() - prior_seconds
-            self.epoch_start = None
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_start = time.perf_counter()
+            self.last_end = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
             if time.perf_counter() - self.start > budget_s:
                 self.model.stop_training = True  # the budget is spent mid-epoch
 
         def on_epoch_end(self, epoch, logs=None):
-            done = epoch + 1
-            elapsed = time.perf_counter() - self.start
-            if not self.fixed and done <= SIZING_EPOCHS:
-                pace = time.perf_counter() - self.epoch_start
-                self._plan(max(done, done + int((budget_s - elapsed) / pace)))
-                if done == SIZING_EPOCHS:
-                    state_path.write_text(json.dumps({"epochs": self.planned}))
-                    self.fixed = True
+            done, now = epoch + 1, time.perf_counter()
+            elapsed = now - self.start
+            # An epoch's cost shows at the next one's end, where its saving is done too;
+            # the first of a session also traces the model, so it counts only alone.
+            pace, self.last_end = now - self.last_end, now
+            self.seen += 1
+            self.paces = [pace] if self.seen <= 2 else [*self.paces, pace][-SIZING_EPOCHS:]
+            mean = sum(self.paces) / len(self.paces)
+            self._plan(max(done, done + int((budget_s - elapsed) / mean)))
+            state_path.write_text(json.dumps({"epochs": self.planned}))
             if done >= self.planned or elapsed > budget_s:
                 self.model.stop_training = True
 
