@@ -6,6 +6,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
 TIME_TO_ACCURACY = RESULTS / "time_to_accuracy.json"
+RUNTIMES = RESULTS / "runtimes.json"
 
 
 def publish(name, lines):
@@ -52,6 +53,7 @@ def write_summary():
         parts += ["## Time to 0.62 validation accuracy (bench/time_to_accuracy.py)", ""]
         parts += time_to_accuracy_lines(results) + [""]
     titles = {
+        "frontier": "Accuracy against compute (bench/frontier.py)",
         "throughput": "Throughput (bench/throughput.py)",
         "trainer": "Where an epoch of the suite trainer goes (bench/throughput.py --trainer)",
         "load_data": "Loading the data (bench/load_data.py)",

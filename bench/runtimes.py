@@ -2,16 +2,18 @@
 
 Exports each model (float32) to a scratch folder, then times predictions on the 7,178
 test faces in batches, and single faces one at a time (webcam-style, single stream).
-Prints a Markdown table and writes it to bench/results/runtimes.md.
+Prints a Markdown table and writes it to bench/results/runtimes.md, and the speeds to
+bench/results/runtimes.json (for bench/frontier.py).
 Usage: python bench/runtimes.py [--data DIR] [--models NAME ...] [--repeat N]
 """
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
 
-from report import publish
+from report import RUNTIMES, publish
 
 from ferkit.data import load_data
 from ferkit.machine import describe
@@ -19,7 +21,7 @@ from ferkit.quiet import import_tensorflow_quietly, native_output_caught
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SHIPPED = ("cnn", "cnn_stage1", "dnn", "fast", "strong", "best")
+SHIPPED = ("cnn", "cnn_stage1", "dnn", "fast", "small", "strong", "best", "ferplus")
 SINGLE_FACES = 200
 
 
@@ -52,7 +54,7 @@ def main(argv=None):
 
     x = load_data(args.data).x_test
     machine = describe()
-    rows = []
+    rows, speeds = [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.models:
             model = load_model(ROOT / "models" / f"{name}.keras")
@@ -66,8 +68,15 @@ def main(argv=None):
                 ("onnxruntime", load_model(onnx)),
             ):
                 batched, single = faces_per_second(m, x, args.repeat)
+                speeds.setdefault(name, {})[runtime] = {
+                    "batched": round(batched),
+                    "single": round(single),
+                }
                 rows.append(f"| {name} | {runtime} | {batched:,.0f} | {single:,.0f} |")
                 print(rows[-1], flush=True)
+    # Merged, so that a run over some models keeps the others' speeds.
+    known = json.loads(RUNTIMES.read_text()) if RUNTIMES.exists() else {}
+    RUNTIMES.write_text(json.dumps(known | speeds, indent=1) + "\n")
     publish(
         "runtimes",
         [

@@ -16,6 +16,8 @@ ARCHITECTURES = {
     "(32 to 256 channels) and a 256-unit dense layer",
     "fast": "a network built for CPU speed: one convolution at each large resolution, "
     "BatchNorm and global average pooling",
+    "small": "a compact network for photos and the webcam: one 3x3 convolution with "
+    "BatchNorm at each of four resolutions (16 to 256 channels) and global average pooling",
     "ensemble": "an average of the class probabilities of several saved runs",
 }
 
@@ -57,10 +59,12 @@ def train_command(record):
             parts.append(f"--{flag_of[field].replace('_', '-')} {value}")
     if config.get("labels", "fer2013") != "fer2013":
         parts.append(f"--labels {config['labels']}")
-    for field in ("seed", "split_seed", "val_split", "limit", "patience", "init_from"):
+    for field in ("seed", "split_seed", "val_split", "limit", "patience", "init_from", "teacher"):
         default = {"seed": 0, "val_split": 0.1}.get(field)
         if config.get(field) is not None and config.get(field) != default:
             parts.append(f"--{field.replace('_', '-')} {config[field]}")
+    if config.get("teacher") and config.get("distill_weight", 0.5) != 0.5:
+        parts.append(f"--distill-weight {config['distill_weight']}")
     default_name = recipe if recipe != "reference" else config["model"]
     if record["name"] != default_name:
         parts.append(f"--name {record['name']}")

@@ -118,6 +118,43 @@ def ancestors(record, folder):
     return chain[::-1]
 
 
+def sources(record, folder):
+    """Every run record was built from, each once: the runs it started from (--init-from),
+    its teachers and its ensemble members, and theirs in turn. Each is read from its JSON
+    beside it in folder; where one is missing, the child's summary of it stands for it."""
+    found, seen = [], {record.get("name")}
+
+    def visit(r):
+        parents = [r.get("init"), r.get("teacher"), *(r.get("members") or ())]
+        for summary in filter(None, parents):
+            if summary.get("name") in seen:
+                continue
+            seen.add(summary["name"])
+            path = Path(folder) / f"{summary['name']}.json"
+            parent = read_record(path) if path.exists() else summary
+            found.append(parent)
+            if parent is not summary:
+                visit(parent)
+
+    visit(record)
+    return found
+
+
+def lineage_cost(record, folder):
+    """The compute that made record's model: wall-clock hours and CPU hours (hours x the
+    cores each run had; 2 where a record kept no machine) of it and every source."""
+    runs = [record] + sources(record, folder)
+    # An ensemble's own seconds are its members', counted through them.
+    own = [r for r in runs if r.get("model") != "ensemble"]
+    seconds = [r.get("training_seconds") or 0 for r in own]
+    cores = [(r.get("machine") or {}).get("cores") or 2 for r in own]
+    return {
+        "runs": [r["name"] for r in runs],
+        "hours": round(sum(seconds) / 3600, 2),
+        "cpu_hours": round(sum(s * c for s, c in zip(seconds, cores)) / 3600, 2),
+    }
+
+
 def init_summary(init_from, r):
     """What a warm-started run's record says of the run it started from (record r)."""
     keys = ("name", "model", "val_accuracy", "public_accuracy", "epochs_run", "training_seconds")
@@ -201,7 +238,9 @@ def portable_path(path):
 
 def portable_config(config):
     """A TrainConfig dict with its paths made portable."""
-    return config | {k: portable_path(config.get(k)) for k in ("models_dir", "init_from")}
+    return config | {
+        k: portable_path(config.get(k)) for k in ("models_dir", "init_from", "teacher")
+    }
 
 
 def recipe_changes(config):

@@ -33,7 +33,7 @@ def ensemble_main(argv=None):
     data = load_data(args.data)
     import_tensorflow_quietly()
     from ferkit.deploy.ensemble import build_ensemble, fer2013_view
-    from ferkit.record import write_record
+    from ferkit.record import lineage_cost, write_record
     from ferkit.runs import load_run, save_model_atomic
 
     paths = list(args.members)
@@ -57,6 +57,7 @@ def ensemble_main(argv=None):
             f"public accuracy {accuracy_text(member['public_accuracy'])}"
         )
     out = Path(args.models_dir)
+    record["lineage"] = lineage_cost(record, Path(paths[0]).parent)
     save_model_atomic(model, out / f"{args.name}.keras")
     write_record(out / f"{args.name}.json", record)
     print(f"saved {out / args.name}.keras")

@@ -11,6 +11,13 @@ from ferkit.data.labels import scored_for
 from ferkit.errors import InputError, exit_on_input_error
 from ferkit.quiet import import_tensorflow_quietly
 
+# The reference CNN writes the homework's submission; photos get the most accurate model;
+# live video the compact one, whose single-face speed keeps up with a camera.
+DEFAULT_MODEL = {
+    "faces": "models/cnn.keras",
+    "photos": "models/best.keras",
+    "webcam": "models/small.keras",
+}
 _FACE_COLUMNS = ["image", "face", "x", "y", "w", "h", "label", "probability"]
 
 
@@ -22,9 +29,10 @@ def build_parser():
     p.add_argument("inputs", nargs="*", metavar="IMAGE", help="photos or folders of photos")
     p.add_argument(
         "--model",
-        default="models/cnn.keras",
         help="a saved .keras model, or an export: .tflite (LiteRT), .onnx (onnxruntime) or "
-        "a SavedModel folder",
+        "a SavedModel folder (default: the test faces models/cnn.keras, the reference CNN; "
+        "photos models/best.keras, the most accurate; --webcam models/small.keras, the "
+        "compact one)",
     )
     add_data_arg(p)
     p.add_argument(
@@ -63,12 +71,17 @@ def predict_main(argv=None):
     args = p.parse_args(argv)
     if args.probs and (args.inputs or args.demo or args.webcam):
         p.error("--probs applies to the test faces; photos write faces.csv with probabilities")
-    if args.inputs or args.demo or args.webcam:
-        model = _load(args.model)
-        if args.webcam:
-            return webcam(model, args)
-        return predict_photos(args, model)
-    return predict_dataset(args)
+    task = "webcam" if args.webcam else "photos" if args.inputs or args.demo else "faces"
+    if args.model is None:
+        args.model = DEFAULT_MODEL[task]
+        if task == "webcam":
+            print(f"webcam: {args.model}, the compact model for live video (--model to change)")
+    if task == "faces":
+        return predict_dataset(args)
+    model = _load(args.model)
+    if task == "webcam":
+        return webcam(model, args)
+    return predict_photos(args, model)
 
 
 def _load(path):

@@ -52,6 +52,18 @@ def train_parser(model_name):
         metavar="MODEL",
         help="start from this saved run's weights (same architecture and validation split)",
     )
+    p.add_argument(
+        "--teacher",
+        metavar="MODEL",
+        help="distil from this saved run: its probabilities on the training faces (same "
+        "data, validation faces held out) are blended into the targets",
+    )
+    p.add_argument(
+        "--distill-weight",
+        type=float,
+        default=d.distill_weight,
+        help="share of the teacher's probabilities in the targets (with --teacher)",
+    )
     p.add_argument("--figures-dir", default="figures")
     p.add_argument(
         "--budget-minutes",
@@ -175,6 +187,8 @@ def check_args(p, args):
         value = getattr(args, flag, None)
         if value is not None and value < 0:
             p.error(f"--{flag.replace('_', '-')} must not be negative")
+    if not 0 <= getattr(args, "distill_weight", 0.5) <= 1:
+        p.error("--distill-weight must be between 0 and 1")
     if getattr(args, "label_smoothing", 0) >= 1:
         p.error("--label-smoothing must be below 1")
 
@@ -199,6 +213,7 @@ def resolve_config(p, args, model_name):
         args.distribute,
     )
     config.init_from = args.init_from
+    config.teacher, config.distill_weight = args.teacher, args.distill_weight
     config.labels = args.labels
     config.budget_minutes = args.budget_minutes
     return config

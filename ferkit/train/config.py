@@ -26,6 +26,8 @@ RESUME_KEYS = (
     # The epoch count (or the budget) shapes the cosine and one-cycle schedules.
     "epochs",
     "budget_minutes",
+    "teacher",
+    "distill_weight",
 )
 
 
@@ -60,6 +62,10 @@ class TrainConfig:
     # Size the run to this many minutes instead of `epochs` (then only a ceiling).
     budget_minutes: float | None = None
     init_from: str | None = None
+    # Knowledge distillation: a saved run whose probabilities, at this weight, are
+    # blended into the training targets.
+    teacher: str | None = None
+    distill_weight: float = 0.5
 
     @property
     def split_seed_used(self):
@@ -80,4 +86,4 @@ class TrainConfig:
     def one_hot(self):
         """Label smoothing and mixup need one-hot targets; the reference recipe keeps
         integer labels (and so its exact compiled form)."""
-        return self.label_smoothing > 0 or self.mixup > 0 or self.soft_targets
+        return self.label_smoothing > 0 or self.mixup > 0 or self.soft_targets or bool(self.teacher)

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from ferkit.errors import InputError
 from ferkit.precision import dtype_policy
-from ferkit.record import build_record, init_summary, read_record, write_record
+from ferkit.record import build_record, init_summary, lineage_cost, read_record, write_record
 from ferkit.runs import load_model, run_paths, save_model_atomic, write_json
 from ferkit.train.budget import budget_callback, budget_schedule, first_guess
 from ferkit.train.callbacks import epoch_log_callback, resumable_early_stopping, snapshot_callback
 from ferkit.train.config import RESUME_KEYS
+from ferkit.train.distill import check_held_out, distill_targets, teacher_record
 from ferkit.train.optim import plateau_callback
 from ferkit.train.pipeline import class_weights, make_dataset, split
 from ferkit.train.resume import RunDir, architecture_id, check_resumable
@@ -62,6 +63,8 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     settings |= {"data": data.fingerprint, "architecture": architecture_id(model)}
     # Read once, also on resuming: every save records the run this one started from.
     init_record = read_record(run_paths(config.init_from)[1]) if config.init_from else None
+    if config.teacher:  # before anything is written
+        teacher_record(config.teacher, data, val_idx)
     start_epoch = run.resume_epoch()
     if start_epoch:
         check_resumable(run, settings)
@@ -77,6 +80,17 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     x, y = data.x_train, data.y_train
     # FER+ votes train on each face's distribution; accuracy still counts its top class.
     targets = y if data.soft_train is None else data.soft_train.astype("float32")
+    train_targets, teacher = targets, None
+    if config.teacher:
+        train_targets, teacher = distill_targets(
+            config.teacher,
+            data,
+            val_idx,
+            config.distill_weight,
+            config.num_classes,
+            cache=run.path / "teacher.npy",
+        )
+        print(f"distilling from {config.teacher} (weight {config.distill_weight:g})", file=out)
     public_x, public_y = data.public_faces
     best_so_far = max((h["val_accuracy"] for h in history), default=None)
     callbacks = [
@@ -107,6 +121,9 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
         )
         if init_record:
             record["init"] = init_summary(config.init_from, init_record)
+        if teacher:
+            record["teacher"] = init_summary(config.teacher, teacher)
+        record["lineage"] = lineage_cost(record, Path(config.models_dir))
         record["devices"] = [d.device_type for d in tf.config.list_logical_devices()]
         record["strategy"] = {
             "name": strategy_name(strategy),
@@ -142,7 +159,7 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
         model.fit(
             make_dataset(
                 x[train_idx],
-                targets[train_idx],
+                train_targets[train_idx],
                 config.batch_size,
                 config.seed + start_epoch,
                 one_hot=hot,
@@ -172,12 +189,7 @@ def warm_start(model, init_from, record, data, val_idx, out=None):
     own: it was trained on every other face, so another split would leak them. A head
     of another size (7 FER2013 classes to 8 FER+ ones) starts afresh."""
     data.check_trained_on(record, init_from)
-    if not set(val_idx.tolist()) <= set(record.get("split", {}).get("val_indices", ())):
-        raise InputError(
-            init_from,
-            "held out other validation faces; use its --seed (or --split-seed), --val-split "
-            "and --limit",
-        )
+    check_held_out(record, val_idx, init_from)
     source = load_model(run_paths(init_from)[0])
     by_name = {layer.name: layer for layer in source.layers}
     fresh = []

@@ -46,6 +46,10 @@ def test_ensemble_averages_its_members_and_feeds_predict(runs, capsys):
     saved = json.loads((m / "ab.json").read_text())
     assert saved == json.loads(json.dumps(record))
     assert [r["name"] for r in saved["members"]] == ["a", "b"]
+    # The ensemble cost what its members cost to train.
+    assert saved["lineage"]["runs"] == ["ab", "a", "b"]
+    members = sum(json.loads((m / f"{n}.json").read_text())["training_seconds"] for n in "ab")
+    assert saved["lineage"]["hours"] == pytest.approx(members / 3600, abs=0.01)
     data = load_data(root / "d")
     public = predict_probs(ensemble, data.x_test[data.public]).argmax(1)
     assert saved["public_accuracy"] == pytest.approx(np.mean(public == arrays["public"]))

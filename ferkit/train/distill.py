@@ -1,0 +1,77 @@
+"""Knowledge distillation (Hinton et al. 2015): a saved run, the teacher, labels every
+training face once with its probabilities, and the student trains against them blended
+with the faces' own labels. The teacher's probabilities are its calibrated ones when it
+was calibrated, which makes them honest soft targets."""
+
+import numpy as np
+
+from ferkit.errors import InputError
+from ferkit.record import read_record
+from ferkit.runs import load_model, run_paths
+
+
+def check_held_out(record, val_idx, what):
+    """Raises InputError unless this run's validation faces were held out by the saved
+    run `what` too: it trained on every other face, so another split would leak them."""
+    if not set(val_idx.tolist()) <= set(record.get("split", {}).get("val_indices", ())):
+        raise InputError(
+            what,
+            "held out other validation faces; use its --seed (or --split-seed), --val-split "
+            "and --limit",
+        )
+
+
+def teacher_probs(model, x, batch_size=512):
+    """The teacher's probabilities, averaged over each face and its mirror image (two
+    views: all the test-time augmentation that a pass over every face can afford)."""
+    from ferkit.deploy.predict import predict_probs
+
+    flipped = np.ascontiguousarray(x[:, :, ::-1])
+    return (predict_probs(model, x, batch_size) + predict_probs(model, flipped, batch_size)) / 2
+
+
+def teacher_record(teacher, data, val_idx):
+    """The saved run teacher's record, once it is known fit to teach this run: trained on
+    this data, with this run's validation faces held out."""
+    model_path, json_path = run_paths(teacher)
+    if not json_path.exists():
+        raise InputError(json_path, "no such file (a teacher needs its run record)")
+    record = read_record(json_path)
+    data.check_trained_on(record, model_path)
+    check_held_out(record, val_idx, model_path)
+    return record
+
+
+def distill_targets(teacher, data, val_idx, weight, num_classes, cache=None):
+    """Training targets: weight x the teacher's probabilities + (1 - weight) x the faces'
+    own targets (one-hot labels, or FER+ vote distributions).
+
+    Args:
+        teacher: a saved run (.keras with its JSON) trained on this data, holding out at
+            least this run's validation faces.
+        val_idx: this run's validation rows; their targets stay the true labels.
+        cache: an .npy file for the teacher's probabilities, so a resumed run reuses them.
+
+    Returns:
+        (targets, record): float32 (rows, classes) and the teacher's record.
+    """
+    model_path = run_paths(teacher)[0]
+    record = teacher_record(teacher, data, val_idx)
+    if cache is not None and cache.exists():
+        probs = np.load(cache)
+    else:
+        model = load_model(model_path)
+        if model.output_shape[-1] != num_classes:
+            raise InputError(
+                model_path, f"predicts {model.output_shape[-1]} classes, this run {num_classes}"
+            )
+        probs = teacher_probs(model, data.x_train).astype("float32")
+        if cache is not None:
+            np.save(cache, probs)
+    if data.soft_train is not None:
+        own = data.soft_train.astype("float32")
+    else:
+        own = np.eye(num_classes, dtype="float32")[np.maximum(data.y_train, 0)]
+    targets = weight * probs + (1 - weight) * own
+    targets[val_idx] = own[val_idx]
+    return targets, record
