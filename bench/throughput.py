@@ -16,6 +16,7 @@ import numpy as np
 from report import publish
 
 import ferkit.quiet  # noqa: F401 - quiets TensorFlow's C++ logging before it loads
+from ferkit.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -229,7 +230,7 @@ def trainer_breakdown(data, epochs, repeats=3):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=os.environ.get("FER_DATA", str(ROOT / "data")))
-    p.add_argument("--models", default="cnn,dnn,fast,vgg")
+    p.add_argument("--models", default="cnn,dnn,fast,small,vgg")
     p.add_argument("--precisions", default="float32,bfloat16")
     p.add_argument("--steps", type=int, default=30, help="timed training steps per model")
     p.add_argument(
@@ -257,8 +258,9 @@ def main():
         for prec in args.precisions.split(",")
     ]
     base = baseline_fit(x, y, args.steps)
+    machine = describe()
     lines = [
-        f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}; batch {BATCH}, "
+        f"{machine['cpu']}, {machine['cores']} cores, TensorFlow {tf.__version__}; batch {BATCH}, "
         f"{args.steps} timed steps. Matrix-multiply ceiling (2048x2048): "
         f"float32 {ceiling['float32']:.0f} GFLOP/s, bfloat16 {ceiling['bfloat16']:.0f} GFLOP/s.",
         "",
@@ -288,10 +290,11 @@ def main():
 def trainer_main(data):
     phases, bare = trainer_breakdown(data, 5)
     wall, compute = sum(phases.values()), sum(bare.values())
+    machine = describe()
     lines = [
-        f"{os.cpu_count()} CPU cores. The suite trainer on the reference CNN and the full "
-        f"data: its fastest epoch (of the second to fourth of five) takes {wall:.1f} s; the "
-        "model's own "
+        f"{machine['cpu']}, {machine['cores']} cores. The suite trainer on the reference "
+        "CNN and the full data: its fastest epoch (of the second to fourth of five) takes "
+        f"{wall:.1f} s; the model's own "
         f"computation (as many training steps on one cached batch, and bare validation and "
         f"public passes; the fastest of three) takes {compute:.1f} s, so "
         f"{100 * (1 - compute / wall):.1f}% of the epoch is spent outside it.",

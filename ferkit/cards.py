@@ -15,9 +15,7 @@ ARCHITECTURES = {
     "vgg": "a small VGG-style network: four stages of two 3x3 convolutions with BatchNorm "
     "(32 to 256 channels) and a 256-unit dense layer",
     "fast": "a network built for CPU speed: one convolution at each large resolution, "
-    "BatchNorm and global average pooling",
-    "small": "a compact network for photos and the webcam: one 3x3 convolution with "
-    "BatchNorm at each of four resolutions (16 to 256 channels) and global average pooling",
+    "the width at 12 and 6 pixels and global average pooling",
     "ensemble": "an average of the class probabilities of several saved runs",
 }
 

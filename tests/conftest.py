@@ -66,6 +66,25 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
 
 
+@pytest.fixture(scope="session")
+def shared_data(tmp_path_factory):
+    """load_data(SHARED_DATA, labels=...), parsed once a session and shared: the tests
+    that take it only read it."""
+    from functools import cache
+
+    from ferkit.data import load_data
+
+    folder = tmp_path_factory.mktemp("shared-cache")
+
+    @cache
+    def load(labels="fer2013"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("XDG_CACHE_HOME", str(folder))
+            return load_data(SHARED_DATA, labels=labels)
+
+    return load
+
+
 needs_shared = pytest.mark.skipif(
     not (SHARED_DATA / "train.csv.gz").exists(),
     reason=f"the real FER2013 data is absent: no train.csv.gz in {SHARED_DATA} "

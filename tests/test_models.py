@@ -67,19 +67,3 @@ def test_standardized_models_ignore_brightness_and_contrast(builder):
     np.testing.assert_allclose(standardized.std(axis=(1, 2, 3)), 1, atol=1e-4)
     # Without it the same change moves the logits: the test can tell the difference.
     assert change(_logits(builder(standardize=False))) > 0.05
-
-
-def test_small_model_fits_the_compact_budget():
-    """The webcam model: at most 0.5M parameters, BatchNorm after every convolution (it
-    folds away on export) and no dense layer but the logits."""
-    from keras import layers
-
-    from ferkit.models import build_small
-
-    model = build_small()
-    assert count_params(model) <= 500_000
-    convs = [x for x in model.layers if isinstance(x, layers.Conv2D)]
-    norms = [x for x in model.layers if isinstance(x, layers.BatchNormalization)]
-    assert len(convs) == len(norms) == 4
-    dense = [x.name for x in model.layers if isinstance(x, layers.Dense)]
-    assert dense == ["logits"]

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, SHARED_DATA, needs_shared
+from conftest import ROOT, needs_shared
 
 from ferkit.report import END, START, results_table
 from ferkit.runs import load_run
@@ -55,12 +55,11 @@ def test_readme_table_comes_from_the_json_files():
 @pytest.mark.slow
 @needs_shared
 @pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_model_reproduces_its_recorded_accuracy(name):
-    from ferkit.data import load_data
+def test_shipped_model_reproduces_its_recorded_accuracy(name, shared_data):
     from ferkit.deploy.predict import predict_probs
 
     model, record = load_run(ROOT / "models" / f"{name}.keras")
-    data = load_data(SHARED_DATA, labels=record.get("labels", "fer2013"))
+    data = shared_data(record.get("labels", "fer2013"))
     data.check_trained_on(record, name)
     val = np.array(record["split"]["val_indices"])
     val_pred = predict_probs(model, data.x_train[val]).argmax(axis=1)
@@ -72,12 +71,11 @@ def test_shipped_model_reproduces_its_recorded_accuracy(name):
 
 @pytest.mark.slow
 @needs_shared
-def test_best_model_reaches_070_validation_accuracy_with_tta():
-    from ferkit.data import load_data
+def test_best_model_reaches_070_validation_accuracy_with_tta(shared_data):
     from ferkit.deploy.predict import predict_probs
 
     model, record = load_run(ROOT / "models" / "best.keras")
-    data = load_data(SHARED_DATA)
+    data = shared_data()
     val = np.array(record["split"]["val_indices"])
     predicted = predict_probs(model, data.x_train[val], tta=True).argmax(axis=1)
     accuracy = np.mean(predicted == data.y_train[val])

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, needs_shared, write_homework
+from conftest import needs_shared, write_homework
 
 from ferkit import CLASS_NAMES
 from ferkit.data import load_data
@@ -107,8 +107,8 @@ def test_bad_folders_are_one_line_errors(folders, problem, tmp_path, capsys):
 
 @needs_shared
 @pytest.mark.slow
-def test_the_shared_data_written_as_folders_reads_back_the_same(tmp_path):
-    csv = load_data(SHARED_DATA)
+def test_the_shared_data_written_as_folders_reads_back_the_same(tmp_path, shared_data):
+    csv = shared_data()
     public = csv.public
     write_folders(
         tmp_path, csv.x_train.reshape(-1, 2304), csv.y_train,

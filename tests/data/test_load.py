@@ -4,7 +4,7 @@ import gzip
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, needs_shared, write_homework, write_kaggle
+from conftest import needs_shared, write_homework, write_kaggle
 
 from ferkit.data import cache, load_data, validation_split
 
@@ -142,8 +142,8 @@ def test_validation_split_is_stratified_and_seeded():
 
 
 @needs_shared
-def test_real_data_counts():
-    data = load_data(SHARED_DATA)
+def test_real_data_counts(shared_data):
+    data = shared_data()
     assert data.x_train.shape == (28709, 48, 48, 1)
     assert np.bincount(data.y_train).tolist() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
     assert data.x_test.shape == (7178, 48, 48, 1)

@@ -58,3 +58,27 @@ def test_no_face_and_bad_files(tmp_path, capsys):
     rows = json.loads((out / "faces.json").read_text())
     assert [r["image"].rsplit("/", 1)[1] for r in rows] == ["portrait.jpg"]
     assert (out / "blank_annotated.png").exists() and (out / "portrait_annotated.jpg").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "task", "model"),
+    [
+        ([], "faces", "models/cnn.keras"),
+        (["--demo"], "photos", "models/best.keras"),
+        (["--webcam"], "webcam", "models/small.keras"),
+    ],
+)
+def test_default_model_follows_the_task(monkeypatch, capsys, argv, task, model):
+    """The submission keeps the reference CNN, photos get the most accurate model and the
+    webcam the compact one (and says so); all three ship."""
+    from ferkit.deploy import predict_cli
+
+    seen = {}
+    monkeypatch.setattr(predict_cli, "_load", lambda path: path)
+    monkeypatch.setattr(predict_cli, "predict_dataset", lambda args: seen.update(faces=args.model))
+    monkeypatch.setattr(predict_cli, "predict_photos", lambda args, m: seen.update(photos=m))
+    monkeypatch.setattr(predict_cli, "webcam", lambda m, args: seen.update(webcam=m))
+    predict_main(argv)
+    assert seen == {task: model}
+    assert ("the compact model" in capsys.readouterr().out) == (task == "webcam")
+    assert (ROOT / model).exists()
