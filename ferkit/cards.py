@@ -4,7 +4,7 @@
 """
 
 from ferkit import CLASS_NAMES
-from ferkit.record import ancestors, read_record
+from ferkit.record import ancestors, lineage_cost, read_record
 
 ARCHITECTURES = {
     "cnn": "the reference CNN of the classic homework report: three blocks of 3x3 "
@@ -77,8 +77,7 @@ def card(record, models_dir="models"):
     """The Markdown card of one run."""
     name, config = record["name"], record["config"]
     lineage = ancestors(record, models_dir)
-    runs = lineage + [record]
-    hours = sum(r.get("training_seconds") or 0 for r in runs) / 3600
+    cost = lineage_cost(record, models_dir)
     machine = record.get("machine")
     machine_text = (
         f"{machine['cpu']}, {machine['cores']} cores"
@@ -100,9 +99,16 @@ def card(record, models_dir="models"):
     if lineage:
         steps = " -> ".join(f"{r['name']} ({r.get('epochs_run', '?')} epochs)" for r in lineage)
         lines += [f"- lineage: {steps} -> {name} ({record['epochs_run']} epochs)"]
+    if teacher := record.get("teacher"):
+        lines += [
+            f"- distilled from {teacher['name']} (validation accuracy "
+            f"{_accuracy(teacher.get('val_accuracy'))}): {config.get('distill_weight', 0.5):g} "
+            "of each training target is its probabilities"
+        ]
     lines += [
-        f"- training time: {hours:.1f} hours (wall clock) for the whole lineage "
-        f"({(record.get('training_seconds') or 0) / 3600:.1f} for this run); "
+        f"- training time: {cost['hours']:.1f} hours (wall clock), {cost['cpu_hours']:.1f} "
+        f"CPU hours for the whole lineage ({', '.join(cost['runs'])}; "
+        f"{(record.get('training_seconds') or 0) / 3600:.1f} hours for this run); "
         f"best epoch {record.get('best_epoch')} of {record['epochs_run']}",
         f"- machine: {machine_text}",
         f"- validation split: {record['split']['n_val']} training faces held out "

@@ -35,6 +35,8 @@ def recipe_text(record):
         text += f", labels {record['labels']}"
     if record.get("init"):
         text += f", from {record['init']['name']}"
+    if record.get("teacher"):
+        text += f", distilled from {record['teacher']['name']}"
     return text
 
 

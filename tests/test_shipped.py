@@ -17,6 +17,8 @@ ARCHITECTURE = {
     "cnn_stage1": "cnn",
     "dnn": "dnn",
     "fast": "fast",
+    # The compact model for the webcam: the fast net distilled from best.
+    "small": "fast",
     "strong": "vgg",
     "best": "vgg",
     # Microsoft's FER+ relabelling, eight classes, started from best.
@@ -91,6 +93,19 @@ def test_reference_models_beat_the_report():
     assert cnn["config"]["recipe"] == dnn["config"]["recipe"] == "reference"
     assert cnn["val_accuracy"] >= 0.62
     assert 0.38 <= dnn["val_accuracy"] < cnn["val_accuracy"] - 0.15
+
+
+def test_small_model_is_compact_and_distilled_from_best():
+    """The webcam's model: at most 0.5M parameters, taught by best on best's own split
+    (its validation faces were never a target), its lineage counting best's training."""
+    small, best = (
+        json.loads((ROOT / "models" / f"{n}.json").read_text()) for n in ("small", "best")
+    )
+    assert small["params"] <= 500_000
+    assert small["teacher"]["name"] == "best" and small["config"]["teacher"] == "models/best.keras"
+    assert small["split"]["val_indices"] == best["split"]["val_indices"]
+    assert small["lineage"]["runs"] == ["small", "best", "strong"]
+    assert small["lineage"]["hours"] > (best["training_seconds"] + small["training_seconds"]) / 3600
 
 
 @pytest.mark.slow
