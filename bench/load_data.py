@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from report import publish
+from report import default_data, publish
 
 from ferkit.data.csvio import read_key_pixel_csv
 from ferkit.machine import describe
@@ -88,7 +88,7 @@ def best_of(fn, repeat):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.environ.get("FER_DATA", "data"))
+    p.add_argument("--data", default=default_data())
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
     train = Path(args.data) / "train.csv.gz"

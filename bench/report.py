@@ -1,9 +1,24 @@
 """Shared by the bench scripts: print a result and keep it in bench/results/."""
 
 import json
+import os
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+
+def default_data():
+    """Where the bench scripts find the data: $FER_DATA, else data/ when it holds any,
+    else the shared folder beside the checkout (where the tests look too)."""
+    if os.environ.get("FER_DATA"):
+        return os.environ["FER_DATA"]
+    local = ROOT / "data"
+    if any(local.glob("train*")) or any(local.glob("fer2013.csv*")):
+        return str(local)
+    return str(ROOT.parent / "shared" / "data" / "fer2013")
+
+
 RESULTS = BENCH / "results"
 TIME_TO_ACCURACY = RESULTS / "time_to_accuracy.json"
 RUNTIMES = RESULTS / "runtimes.json"

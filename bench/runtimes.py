@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import RUNTIMES, publish
+from report import RUNTIMES, default_data, publish
 
 from ferkit.data import load_data
 from ferkit.machine import describe
@@ -44,7 +44,7 @@ def _timed(fn):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
+    p.add_argument("--data", default=default_data())
     p.add_argument("--models", nargs="+", default=list(SHIPPED))
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args(argv)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from report import publish
+from report import default_data, publish
 
 import ferkit.quiet  # noqa: F401 - quiets TensorFlow's C++ logging before it loads
 from ferkit.machine import describe
@@ -229,7 +229,7 @@ def trainer_breakdown(data, epochs, repeats=3):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.environ.get("FER_DATA", str(ROOT / "data")))
+    p.add_argument("--data", default=default_data())
     p.add_argument("--models", default="cnn,dnn,fast,vgg")
     p.add_argument("--precisions", default="float32,bfloat16")
     p.add_argument("--steps", type=int, default=30, help="timed training steps per model")

@@ -12,14 +12,13 @@ Usage: python bench/time_to_accuracy.py --recipe fast --seeds 0 1 2 [--budget-mi
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from report import TIME_TO_ACCURACY, publish, time_to_accuracy_lines
+from report import TIME_TO_ACCURACY, default_data, publish, time_to_accuracy_lines
 
 import ferkit.quiet  # noqa: F401 - quiets TensorFlow's C++ logging before it loads
 from ferkit.machine import describe
@@ -117,7 +116,7 @@ def main():
     p.add_argument("--max-minutes", type=float, default=60.0, help="stop any run after this")
     p.add_argument("--target", type=float, default=0.62)
     p.add_argument("--stop-at-target", action="store_true", help="stop at the first --target")
-    p.add_argument("--data", default=os.environ.get("FER_DATA", str(ROOT / "data")))
+    p.add_argument("--data", default=default_data())
     p.add_argument("--json", default=str(TIME_TO_ACCURACY), help="results file (merged)")
     p.add_argument("--from-run", metavar="JSON", help="a saved run's record instead of training")
     args = p.parse_args()
