@@ -27,9 +27,8 @@ def row(record, speeds, models_dir):
     """One table row of a run record."""
     tta = record.get("tta") or {}
     cost = record.get("lineage") or lineage_cost(record, models_dir)
-    fastest = max(speeds.values(), key=lambda s: s["single"], default=None)
     runtime = max(speeds, key=lambda k: speeds[k]["single"], default=None)
-    single = "-" if fastest is None else f"{fastest['single']:,} ({runtime})"
+    single = "-" if runtime is None else f"{speeds[runtime]['single']:,} ({runtime})"
     batched = max((s["batched"] for s in speeds.values()), default=None)
     return (
         f"| {record['name']} | {record.get('labels', 'fer2013')} "

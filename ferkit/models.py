@@ -199,12 +199,7 @@ def build_fast(
     return keras.Model(pixels, _outputs(x, num_classes), name="fast")
 
 
-BUILDERS = {
-    "cnn": build_cnn,
-    "dnn": build_dnn,
-    "vgg": build_vgg,
-    "fast": build_fast,
-}
+BUILDERS = {"cnn": build_cnn, "dnn": build_dnn, "vgg": build_vgg, "fast": build_fast}
 
 
 def builder_for(config):

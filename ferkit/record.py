@@ -108,14 +108,19 @@ def ancestors(record, folder):
     init = record.get("init")
     while init and init.get("name") not in seen:
         seen.add(init["name"])
-        path = Path(folder) / f"{init['name']}.json"
-        if not path.exists():
-            chain.append(init)
-            break
-        parent = read_record(path)
+        parent = _parent(init, folder)
         chain.append(parent)
+        if parent is init:
+            break
         init = parent.get("init")
     return chain[::-1]
+
+
+def _parent(summary, folder):
+    """The record a child's summary of a parent run names, read from its JSON in folder;
+    the summary itself where that JSON is missing."""
+    path = Path(folder) / f"{summary['name']}.json"
+    return read_record(path) if path.exists() else summary
 
 
 def sources(record, folder):
@@ -130,8 +135,7 @@ def sources(record, folder):
             if summary.get("name") in seen:
                 continue
             seen.add(summary["name"])
-            path = Path(folder) / f"{summary['name']}.json"
-            parent = read_record(path) if path.exists() else summary
+            parent = _parent(summary, folder)
             found.append(parent)
             if parent is not summary:
                 visit(parent)

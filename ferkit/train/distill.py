@@ -5,6 +5,7 @@ was calibrated, which makes them honest soft targets."""
 
 import numpy as np
 
+from ferkit import CLASS_NAMES
 from ferkit.errors import InputError
 from ferkit.record import read_record
 from ferkit.runs import load_model, run_paths
@@ -24,21 +25,23 @@ def check_held_out(record, val_idx, what):
 def teacher_probs(model, x, batch_size=512):
     """The teacher's probabilities, averaged over each face and its mirror image (two
     views: all the test-time augmentation that a pass over every face can afford)."""
-    from ferkit.deploy.predict import predict_probs
+    from ferkit.deploy.predict import predict_probs, tta_views
 
-    flipped = np.ascontiguousarray(x[:, :, ::-1])
-    return (predict_probs(model, x, batch_size) + predict_probs(model, flipped, batch_size)) / 2
+    return np.mean([predict_probs(model, v, batch_size) for v in tta_views(x)], axis=0)
 
 
-def teacher_record(teacher, data, val_idx):
+def teacher_record(teacher, data, val_idx, num_classes):
     """The saved run teacher's record, once it is known fit to teach this run: trained on
-    this data, with this run's validation faces held out."""
+    this data, with this run's validation faces held out, predicting its classes."""
     model_path, json_path = run_paths(teacher)
     if not json_path.exists():
         raise InputError(json_path, "no such file (a teacher needs its run record)")
     record = read_record(json_path)
     data.check_trained_on(record, model_path)
     check_held_out(record, val_idx, model_path)
+    classes = len(record.get("class_names", CLASS_NAMES))
+    if classes != num_classes:
+        raise InputError(model_path, f"predicts {classes} classes, this run {num_classes}")
     return record
 
 
@@ -47,25 +50,17 @@ def distill_targets(teacher, data, val_idx, weight, num_classes, cache=None):
     own targets (one-hot labels, or FER+ vote distributions).
 
     Args:
-        teacher: a saved run (.keras with its JSON) trained on this data, holding out at
-            least this run's validation faces.
+        teacher: a saved run that teacher_record() found fit to teach this run.
         val_idx: this run's validation rows; their targets stay the true labels.
         cache: an .npy file for the teacher's probabilities, so a resumed run reuses them.
 
     Returns:
-        (targets, record): float32 (rows, classes) and the teacher's record.
+        float32 (rows, classes).
     """
-    model_path = run_paths(teacher)[0]
-    record = teacher_record(teacher, data, val_idx)
     if cache is not None and cache.exists():
         probs = np.load(cache)
     else:
-        model = load_model(model_path)
-        if model.output_shape[-1] != num_classes:
-            raise InputError(
-                model_path, f"predicts {model.output_shape[-1]} classes, this run {num_classes}"
-            )
-        probs = teacher_probs(model, data.x_train).astype("float32")
+        probs = teacher_probs(load_model(run_paths(teacher)[0]), data.x_train).astype("float32")
         if cache is not None:
             np.save(cache, probs)
     if data.soft_train is not None:
@@ -74,4 +69,4 @@ def distill_targets(teacher, data, val_idx, weight, num_classes, cache=None):
         own = np.eye(num_classes, dtype="float32")[np.maximum(data.y_train, 0)]
     targets = weight * probs + (1 - weight) * own
     targets[val_idx] = own[val_idx]
-    return targets, record
+    return targets

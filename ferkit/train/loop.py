@@ -63,8 +63,12 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     settings |= {"data": data.fingerprint, "architecture": architecture_id(model)}
     # Read once, also on resuming: every save records the run this one started from.
     init_record = read_record(run_paths(config.init_from)[1]) if config.init_from else None
-    if config.teacher:  # before anything is written
-        teacher_record(config.teacher, data, val_idx)
+    # Checked before anything is written.
+    teacher = (
+        teacher_record(config.teacher, data, val_idx, config.num_classes)
+        if config.teacher
+        else None
+    )
     start_epoch = run.resume_epoch()
     if start_epoch:
         check_resumable(run, settings)
@@ -80,9 +84,9 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     x, y = data.x_train, data.y_train
     # FER+ votes train on each face's distribution; accuracy still counts its top class.
     targets = y if data.soft_train is None else data.soft_train.astype("float32")
-    train_targets, teacher = targets, None
-    if config.teacher:
-        train_targets, teacher = distill_targets(
+    train_targets = targets
+    if teacher:
+        train_targets = distill_targets(
             config.teacher,
             data,
             val_idx,

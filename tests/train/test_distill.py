@@ -9,7 +9,7 @@ from conftest import write_homework
 from ferkit.data import load_data
 from ferkit.record import read_record
 from ferkit.train.cli import train_main
-from ferkit.train.distill import distill_targets
+from ferkit.train.distill import distill_targets, teacher_record
 
 
 @pytest.fixture
@@ -26,8 +26,8 @@ def test_targets_blend_the_teacher_with_the_labels_and_spare_validation(teacher)
     data_dir, m = teacher
     data = load_data(data_dir)
     val_idx = np.asarray(read_record(m / "teach.json")["split"]["val_indices"])
-    soft, record = distill_targets(m / "teach.keras", data, val_idx, 0.75, 7)
-    assert record["name"] == "teach"
+    assert teacher_record(m / "teach.keras", data, val_idx, 7)["name"] == "teach"
+    soft = distill_targets(m / "teach.keras", data, val_idx, 0.75, 7)
     np.testing.assert_allclose(soft.sum(axis=1), 1, rtol=1e-5)
     train = np.setdiff1d(np.arange(data.y_train.size), val_idx)
     # A quarter of every training target is its own label; the rest the teacher's guess.
