@@ -63,6 +63,8 @@ def train_command(record):
             parts.append(f"--{field.replace('_', '-')} {config[field]}")
     if config.get("teacher") and config.get("distill_weight", 0.5) != 0.5:
         parts.append(f"--distill-weight {config['distill_weight']}")
+    if config.get("teacher") and config.get("teacher_tta"):
+        parts.append("--teacher-tta")
     default_name = recipe if recipe != "reference" else config["model"]
     if record["name"] != default_name:
         parts.append(f"--name {record['name']}")
@@ -104,6 +106,7 @@ def card(record, models_dir="models"):
             f"- distilled from {teacher['name']} (validation accuracy "
             f"{_accuracy(teacher.get('val_accuracy'))}): {config.get('distill_weight', 0.5):g} "
             "of each training target is its probabilities"
+            + (", averaged over its test-time views" if config.get("teacher_tta") else "")
         ]
     lines += [
         f"- training time: {cost['hours']:.1f} hours (wall clock), {cost['cpu_hours']:.1f} "
@@ -133,16 +136,21 @@ def card(record, models_dir="models"):
             "",
             f"Probabilities are calibrated by a temperature of {calibration['temperature']:.3f} "
             "inside the model, fitted on the validation faces (ECE over "
-            f"{calibration['bins']} bins; NLL: mean negative log-likelihood):",
+            f"{calibration['bins']} bins; NLL: mean negative log-likelihood). The ECE that "
+            "sampling alone gives, were the calibrated probabilities exact, is the scale to "
+            "read it against:",
             "",
-            "| | ECE before | ECE after | NLL before | NLL after |",
-            "| --- | ---: | ---: | ---: | ---: |",
+            "| | ECE before | ECE after | ECE of exact probabilities (95%) | NLL before "
+            "| NLL after |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for part, title in (("val", "validation"), ("public", "public test")):
             if part in calibration:
                 b, a = calibration[part]["before"], calibration[part]["after"]
+                floor = calibration[part].get("ece_floor")
+                floor = f"{floor['mean']:.4f} ({floor['p95']:.4f})" if floor else "-"
                 lines.append(
-                    f"| {title} | {b['ece']:.4f} | {a['ece']:.4f} | {b['nll']:.4f} "
+                    f"| {title} | {b['ece']:.4f} | {a['ece']:.4f} | {floor} | {b['nll']:.4f} "
                     f"| {a['nll']:.4f} |"
                 )
     else:

@@ -22,7 +22,12 @@ def ece_text(record):
     public = (record.get("calibration") or {}).get("public")
     if not public:
         return "-"
-    return f"{public['before']['ece']:.3f} -> {public['after']['ece']:.3f}"
+    text = f"{public['before']['ece']:.3f} -> {public['after']['ece']:.3f}"
+    if floor := public.get("ece_floor"):
+        # What a perfectly calibrated model would show on these faces: the scale to read
+        # the ECE against.
+        text += f" ({floor['mean']:.3f})"
+    return text
 
 
 def recipe_text(record):
@@ -44,7 +49,8 @@ def results_table(json_paths):
     """A Markdown table: one row per saved run."""
     rows = [
         "| run | model | recipe | parameters | epochs (best) | val accuracy "
-        "| public accuracy | public with --tta | public FER+ agreement | public ECE (calibrated) "
+        "| public accuracy | public with --tta | public FER+ agreement "
+        "| public ECE, raw -> calibrated (sampling noise) "
         "| patience | s/epoch | training time |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]

@@ -46,6 +46,10 @@ def test_record_is_complete(name):
         assert record["labels"] == "ferplus-votes" and len(record["class_names"]) == 8
     else:
         assert record["split"]["n_val"] == 2871
+    # Calibrated, with the ECE that sampling alone would give to read it against.
+    for part in ("val", "public"):
+        floor = record["calibration"][part]["ece_floor"]
+        assert 0 < floor["mean"] < floor["p95"] < 0.05
 
 
 def test_readme_table_comes_from_the_json_files():

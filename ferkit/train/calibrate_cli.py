@@ -1,5 +1,7 @@
 """calibrate.py: temperature scaling of saved runs, stored inside their model files."""
 
+import math
+
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
 from ferkit.errors import InputError, exit_on_input_error
@@ -29,14 +31,16 @@ def calibrate_main(argv=None):
         for part in ("val", "public"):
             if part in c:
                 before, after = c[part]["before"], c[part]["after"]
+                floor = c[part]["ece_floor"]["mean"]
                 line += f"; {part} ECE {before['ece']:.4f} -> {after['ece']:.4f}"
+                line += f" (sampling noise alone: {floor:.4f})"
         print(line)
 
 
 def calibrate_saved(path, data, tta=True):
     """Calibrates the saved run at path in place: its model and its record (whose TTA
     accuracies are measured again, since averaging calibrated views can move a label)."""
-    from ferkit.calibration import calibrate_run
+    from ferkit.calibration import calibrate_run, temperature_of
     from ferkit.record import tta_accuracies, write_record
     from ferkit.runs import load_run, run_paths, save_model_atomic
 
@@ -49,12 +53,17 @@ def calibrate_saved(path, data, tta=True):
         model.get_layer("logits")
     except ValueError:
         raise InputError(path, "has no `logits` layer to calibrate (an ensemble?)") from None
+    was = temperature_of(model)
     calibrated, record["calibration"] = calibrate_run(model, record, data)
-    if tta and "tta" in record:
+    # The fit starts from the raw logits, so calibrating again finds the same temperature:
+    # then the model file, and the accuracies measured with it, stay as they are.
+    changed = not math.isclose(was, record["calibration"]["temperature"], rel_tol=1e-6)
+    if tta and "tta" in record and changed:
         import numpy as np
 
         record["tta"] = tta_accuracies(calibrated, data, np.asarray(record["split"]["val_indices"]))
     keras_path, json_path = run_paths(path)
-    save_model_atomic(calibrated, keras_path)
+    if changed:
+        save_model_atomic(calibrated, keras_path)
     write_record(json_path, record)
     return record

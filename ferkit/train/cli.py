@@ -64,6 +64,12 @@ def train_parser(model_name):
         default=d.distill_weight,
         help="share of the teacher's probabilities in the targets (with --teacher)",
     )
+    p.add_argument(
+        "--teacher-tta",
+        action="store_true",
+        help="the teacher's probabilities averaged over its --tta views, not only the face "
+        "and its mirror image (with --teacher)",
+    )
     p.add_argument("--figures-dir", default="figures")
     p.add_argument(
         "--budget-minutes",
@@ -189,6 +195,8 @@ def check_args(p, args):
             p.error(f"--{flag.replace('_', '-')} must not be negative")
     if not 0 <= getattr(args, "distill_weight", 0.5) <= 1:
         p.error("--distill-weight must be between 0 and 1")
+    if getattr(args, "teacher_tta", False) and not getattr(args, "teacher", None):
+        p.error("--teacher-tta needs --teacher")
     if getattr(args, "label_smoothing", 0) >= 1:
         p.error("--label-smoothing must be below 1")
 
@@ -214,6 +222,7 @@ def resolve_config(p, args, model_name):
     )
     config.init_from = args.init_from
     config.teacher, config.distill_weight = args.teacher, args.distill_weight
+    config.teacher_tta = args.teacher_tta
     config.labels = args.labels
     config.budget_minutes = args.budget_minutes
     return config

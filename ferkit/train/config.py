@@ -28,6 +28,7 @@ RESUME_KEYS = (
     "budget_minutes",
     "teacher",
     "distill_weight",
+    "teacher_tta",
 )
 
 
@@ -66,6 +67,9 @@ class TrainConfig:
     # blended into the training targets.
     teacher: str | None = None
     distill_weight: float = 0.5
+    # The teacher labels each face averaged over its whole test-time view set instead of
+    # the face and its mirror image: a better teacher, at several times the one-off cost.
+    teacher_tta: bool = False
 
     @property
     def split_seed_used(self):

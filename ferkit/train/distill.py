@@ -22,11 +22,14 @@ def check_held_out(record, val_idx, what):
         )
 
 
-def teacher_probs(model, x, batch_size=512):
-    """The teacher's probabilities, averaged over each face and its mirror image (two
-    views: all the test-time augmentation that a pass over every face can afford)."""
+def teacher_probs(model, x, batch_size=512, tta=False):
+    """The teacher's probabilities, averaged over each face and its mirror image, or with
+    `tta` over every test-time view of predict --tta (up to 16: one pass over the
+    training faces each)."""
     from ferkit.deploy.predict import predict_probs, tta_views
 
+    if tta:
+        return predict_probs(model, x, batch_size, tta=True)
     return np.mean([predict_probs(model, v, batch_size) for v in tta_views(x)], axis=0)
 
 
@@ -45,7 +48,7 @@ def teacher_record(teacher, data, val_idx, num_classes):
     return record
 
 
-def distill_targets(teacher, data, val_idx, weight, num_classes, cache=None):
+def distill_targets(teacher, data, val_idx, weight, num_classes, cache=None, tta=False):
     """Training targets: weight x the teacher's probabilities + (1 - weight) x the faces'
     own targets (one-hot labels, or FER+ vote distributions).
 
@@ -53,6 +56,7 @@ def distill_targets(teacher, data, val_idx, weight, num_classes, cache=None):
         teacher: a saved run that teacher_record() found fit to teach this run.
         val_idx: this run's validation rows; their targets stay the true labels.
         cache: an .npy file for the teacher's probabilities, so a resumed run reuses them.
+        tta: the teacher's probabilities averaged over all its test-time views.
 
     Returns:
         float32 (rows, classes).
@@ -60,7 +64,8 @@ def distill_targets(teacher, data, val_idx, weight, num_classes, cache=None):
     if cache is not None and cache.exists():
         probs = np.load(cache)
     else:
-        probs = teacher_probs(load_model(run_paths(teacher)[0]), data.x_train).astype("float32")
+        model = load_model(run_paths(teacher)[0])
+        probs = teacher_probs(model, data.x_train, tta=tta).astype("float32")
         if cache is not None:
             np.save(cache, probs)
     if data.soft_train is not None:

@@ -93,8 +93,11 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
             config.distill_weight,
             config.num_classes,
             cache=run.path / "teacher.npy",
+            tta=config.teacher_tta,
         )
-        print(f"distilling from {config.teacher} (weight {config.distill_weight:g})", file=out)
+        views = ", its test-time views averaged" if config.teacher_tta else ""
+        weight = f"weight {config.distill_weight:g}{views}"
+        print(f"distilling from {config.teacher} ({weight})", file=out)
     public_x, public_y = data.public_faces
     best_so_far = max((h["val_accuracy"] for h in history), default=None)
     callbacks = [

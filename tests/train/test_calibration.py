@@ -7,6 +7,7 @@ import pytest
 from conftest import write_homework
 
 from ferkit.calibration import (
+    ece_floor,
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,
@@ -49,6 +50,24 @@ def test_ece_of_an_overconfident_model():
     assert expected_calibration_error(probs, labels) == pytest.approx(0.4)
 
 
+def test_ece_floor_is_the_ece_of_exact_probabilities():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, (3000, 7))
+    probs = _softmax(logits)
+    floor = ece_floor(probs)
+    # Labels drawn from the probabilities themselves: calibrated by construction, and
+    # yet their ECE is the floor's, not zero.
+    drawn = [
+        expected_calibration_error(probs, np.array([rng.choice(7, p=row) for row in probs]))
+        for _ in range(10)
+    ]
+    assert 0.01 < floor["mean"] < floor["p95"]
+    assert np.mean(drawn) == pytest.approx(floor["mean"], rel=0.2)
+    # Four times the faces halve the noise.
+    bigger = ece_floor(np.tile(probs, (4, 1)))
+    assert bigger["mean"] == pytest.approx(floor["mean"] / 2, rel=0.2)
+
+
 def test_the_temperature_is_a_builtin_layer_inside_the_model(tmp_path):
     import keras
 
@@ -82,7 +101,13 @@ def test_calibrate_py_stores_the_temperature_and_records_it(tmp_path, capsys):
     record = json.loads((tmp_path / "m" / "cnn.json").read_text())
     c = record["calibration"]
     assert c["fitted_on"] == "val" and c["bins"] == 15
-    assert set(c["val"]) == set(c["public"]) == {"before", "after"}
+    assert set(c["val"]) == set(c["public"]) == {"before", "after", "ece_floor"}
     assert c["val"]["after"]["nll"] <= c["val"]["before"]["nll"] + 1e-9
     model = load_model(tmp_path / "m" / "cnn.keras")
     assert temperature_of(model) == pytest.approx(c["temperature"])
+    # Again: the same temperature, so the model file is not rewritten.
+    saved = (tmp_path / "m" / "cnn.keras").stat().st_mtime_ns
+    calibrate_main([str(tmp_path / "m" / "cnn.keras"), "--data", str(tmp_path / "d")])
+    assert (tmp_path / "m" / "cnn.keras").stat().st_mtime_ns == saved
+    again = json.loads((tmp_path / "m" / "cnn.json").read_text())["calibration"]
+    assert again["temperature"] == pytest.approx(c["temperature"], rel=1e-6)

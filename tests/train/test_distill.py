@@ -61,3 +61,23 @@ def test_refuses_a_teacher_that_saw_the_validation_faces(teacher, capsys):
     err = capsys.readouterr().err.strip()
     assert "held out other validation faces" in err and "\n" not in err
     assert sorted(p.name for p in m.iterdir()) == ["teach.json", "teach.keras"]
+
+
+def test_teacher_tta_averages_every_test_time_view(teacher):
+    from ferkit.deploy.predict import predict_probs
+    from ferkit.runs import load_model
+
+    data_dir, m = teacher
+    argv = ["--data", str(data_dir), "--models-dir", str(m), "--epochs", "1"]
+    argv += ["--figures-dir", str(m.parent / "f"), "--augment", "standard", "--name", "aug"]
+    train_main("cnn", argv)
+    data = load_data(data_dir)
+    val_idx = np.asarray(read_record(m / "aug.json")["split"]["val_indices"])
+    train = np.setdiff1d(np.arange(data.y_train.size), val_idx)
+    two = distill_targets(m / "aug.keras", data, val_idx, 1.0, 7)
+    views = distill_targets(m / "aug.keras", data, val_idx, 1.0, 7, tta=True)
+    # Trained with shifts, zoom and rotation, the teacher has 16 views, not 2.
+    model = load_model(m / "aug.keras")
+    expected = predict_probs(model, data.x_train, tta=True)
+    np.testing.assert_allclose(views[train], expected[train], atol=1e-5)
+    assert not np.allclose(two[train], views[train], atol=1e-3)
