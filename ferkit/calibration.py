@@ -134,6 +134,10 @@ def calibrate_run(model, record, data):
     }
     # Refitting a calibrated model starts from its raw logits, so it is not compounded.
     temperature = fit_temperature(logits["val"], parts["val"][1])
+    # Within the fit's own tolerance of the temperature the model has, the model keeps it
+    # (and its file stays as it is): logits computed again may differ in the last bits.
+    if abs(np.log(temperature / temperature_of(model))) < 1e-3:
+        temperature = temperature_of(model)
     entry = {"temperature": temperature, "bins": ECE_BINS, "fitted_on": "val"}
     for k, z in logits.items():
         labels, calibrated = parts[k][1], softmax(z, temperature)

@@ -1,7 +1,5 @@
 """calibrate.py: temperature scaling of saved runs, stored inside their model files."""
 
-import math
-
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
 from ferkit.errors import InputError, exit_on_input_error
@@ -57,7 +55,7 @@ def calibrate_saved(path, data, tta=True):
     calibrated, record["calibration"] = calibrate_run(model, record, data)
     # The fit starts from the raw logits, so calibrating again finds the same temperature:
     # then the model file, and the accuracies measured with it, stay as they are.
-    changed = not math.isclose(was, record["calibration"]["temperature"], rel_tol=1e-6)
+    changed = was != record["calibration"]["temperature"]
     if tta and "tta" in record and changed:
         import numpy as np
 
