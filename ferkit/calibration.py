@@ -10,14 +10,18 @@ import numpy as np
 ECE_BINS = 15
 
 
+def _bin_of(confidence, bins):
+    """Each confidence's equal-width bin, 0 to bins - 1 (a bin's upper edge inside it)."""
+    edges = np.linspace(0, 1, bins + 1)[1:-1]
+    return np.clip(np.digitize(confidence, edges, right=True), 0, bins - 1)
+
+
 def reliability(probs, labels, bins=ECE_BINS):
     """Per bin: (mean confidence, accuracy, share of faces); NaN where a bin is empty."""
     probs, labels = np.asarray(probs), np.asarray(labels)
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == labels
-    which = np.clip(
-        np.digitize(confidence, np.linspace(0, 1, bins + 1)[1:-1], right=True), 0, bins - 1
-    )
+    which = _bin_of(confidence, bins)
     rows = []
     for b in range(bins):
         mask = which == b
@@ -45,11 +49,8 @@ def ece_floor(probs, bins=ECE_BINS, draws=1000, seed=0):
     Returns:
         {"mean": the average such ECE, "p95": its 95th percentile}.
     """
-    probs = np.asarray(probs, np.float64)
-    confidence = probs.max(axis=1)
-    which = np.clip(
-        np.digitize(confidence, np.linspace(0, 1, bins + 1)[1:-1], right=True), 0, bins - 1
-    )
+    confidence = np.asarray(probs, np.float64).max(axis=1)
+    which = _bin_of(confidence, bins)
     correct = np.random.default_rng(seed).random((draws, len(confidence))) < confidence
     gap = np.zeros(draws)
     for b in np.unique(which):
@@ -122,8 +123,9 @@ def calibration_stats(probs, labels):
 
 def calibrate_run(model, record, data):
     """Fits a temperature on the run's validation faces and returns (the calibrated model,
-    the record's `calibration` entry: the temperature, ECE and NLL before and after on
-    validation and public)."""
+    which is model itself when it already holds that temperature; the record's
+    `calibration` entry: the temperature, ECE and NLL before and after on validation and
+    public, and the ECE floor)."""
     from ferkit.deploy.predict import predict_probs
 
     val = np.asarray(record["split"]["val_indices"])
@@ -133,11 +135,12 @@ def calibrate_run(model, record, data):
         k: predict_probs(to_logits, x).astype(np.float64) for k, (x, _) in parts.items() if len(x)
     }
     # Refitting a calibrated model starts from its raw logits, so it is not compounded.
-    temperature = fit_temperature(logits["val"], parts["val"][1])
+    temperature, current = fit_temperature(logits["val"], parts["val"][1]), temperature_of(model)
     # Within the fit's own tolerance of the temperature the model has, the model keeps it
-    # (and its file stays as it is): logits computed again may differ in the last bits.
-    if abs(np.log(temperature / temperature_of(model))) < 1e-3:
-        temperature = temperature_of(model)
+    # and comes back as it is: logits computed again may differ in the last bits.
+    kept = abs(np.log(temperature / current)) < 1e-3
+    if kept:
+        temperature = current
     entry = {"temperature": temperature, "bins": ECE_BINS, "fitted_on": "val"}
     for k, z in logits.items():
         labels, calibrated = parts[k][1], softmax(z, temperature)
@@ -146,4 +149,4 @@ def calibrate_run(model, record, data):
             "after": calibration_stats(calibrated, labels),
             "ece_floor": ece_floor(calibrated),
         }
-    return with_temperature(model, temperature), entry
+    return (model if kept else with_temperature(model, temperature)), entry

@@ -38,7 +38,7 @@ def calibrate_main(argv=None):
 def calibrate_saved(path, data, tta=True):
     """Calibrates the saved run at path in place: its model and its record (whose TTA
     accuracies are measured again, since averaging calibrated views can move a label)."""
-    from ferkit.calibration import calibrate_run, temperature_of
+    from ferkit.calibration import calibrate_run
     from ferkit.record import tta_accuracies, write_record
     from ferkit.runs import load_run, run_paths, save_model_atomic
 
@@ -51,11 +51,11 @@ def calibrate_saved(path, data, tta=True):
         model.get_layer("logits")
     except ValueError:
         raise InputError(path, "has no `logits` layer to calibrate (an ensemble?)") from None
-    was = temperature_of(model)
     calibrated, record["calibration"] = calibrate_run(model, record, data)
-    # The fit starts from the raw logits, so calibrating again finds the same temperature:
-    # then the model file, and the accuracies measured with it, stay as they are.
-    changed = was != record["calibration"]["temperature"]
+    # The fit starts from the raw logits, so calibrating again finds the same temperature
+    # and the model back: then its file, and the accuracies measured with it, stay as
+    # they are.
+    changed = calibrated is not model
     if tta and "tta" in record and changed:
         import numpy as np
 
