@@ -199,7 +199,23 @@ def build_fast(
     return keras.Model(pixels, _outputs(x, num_classes), name="fast")
 
 
-BUILDERS = {"cnn": build_cnn, "dnn": build_dnn, "vgg": build_vgg, "fast": build_fast}
+def build_compact(augment=(), num_classes=NUM_CLASSES):
+    """The fast net widened to fill a compact model's budget of 0.5M parameters: 64
+    channels at 24 pixels and 128 at 12, where the fast net has 48 and 96; about 1.6
+    times its arithmetic."""
+    model = build_fast(
+        stages=((16,), (64,), (128, 128), (192,)), augment=augment, num_classes=num_classes
+    )
+    return keras.Model(model.input, model.output, name="compact")
+
+
+BUILDERS = {
+    "cnn": build_cnn,
+    "dnn": build_dnn,
+    "vgg": build_vgg,
+    "fast": build_fast,
+    "compact": build_compact,
+}
 
 
 def builder_for(config):

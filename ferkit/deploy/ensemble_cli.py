@@ -21,6 +21,11 @@ def build_parser():
     p.add_argument("--name", default="ensemble", help="writes MODELS_DIR/NAME.keras and .json")
     p.add_argument("--models-dir", default="models")
     add_data_arg(p)
+    p.add_argument(
+        "--ferplus",
+        metavar="PATH",
+        help="the FER+ file, for FER+ members (default: fer2013new.csv beside the data)",
+    )
     return p
 
 
@@ -43,13 +48,22 @@ def ensemble_main(argv=None):
         data.check_trained_on(rec, path)
         if _split_key(rec) != first_split:
             raise InputError(path, "trained on another validation split than the first")
-    # A FER+ member's split is the same draw less the faces FER+ left unlabelled, which
-    # it never trained on either: the FER2013 members' validation faces are clean for all.
-    order = sorted(range(len(runs)), key=lambda i: runs[i][1].get("labels", "fer2013") != "fer2013")
-    paths, runs = [paths[i] for i in order], [runs[i] for i in order]
-    if runs[0][1].get("labels", "fer2013") != "fer2013":
-        raise InputError(paths[0], "an ensemble needs a member trained on FER2013's labels")
-    model = build_ensemble([fer2013_view(m) for m, _ in runs], name=args.name)
+    modes = [r.get("labels", "fer2013") for _, r in runs]
+    if "fer2013" in modes:
+        # A FER+ member's split is the same draw less the faces FER+ left unlabelled,
+        # which it never trained on either: the FER2013 members' validation faces are
+        # clean for all, so they score it, as a FER2013 model.
+        order = sorted(range(len(runs)), key=lambda i: modes[i] != "fer2013")
+        paths, runs = [paths[i] for i in order], [runs[i] for i in order]
+        members = [fer2013_view(m) for m, _ in runs]
+    else:
+        # FER+ members alone: an eight-class model, scored against the labels they learnt.
+        for path, mode in zip(paths, modes):
+            if mode != modes[0]:
+                raise InputError(path, f"trained on {mode} labels, the first model on {modes[0]}")
+        data = load_data(args.data, labels=modes[0], ferplus=args.ferplus)
+        members = [m for m, _ in runs]
+    model = build_ensemble(members, name=args.name)
     record = ensemble_record(model, [r for _, r in runs], paths, data, args.name)
     for member in record["members"] + [record]:
         print(
@@ -67,36 +81,55 @@ def ensemble_main(argv=None):
 def ensemble_record(model, records, paths, data, name):
     """The ensemble's JSON record, in the shape of a training run's."""
     from ferkit.models import count_params
-    from ferkit.record import SCHEMA_VERSION, accuracy, tta_accuracies, versions
+    from ferkit.record import (
+        SCHEMA_VERSION,
+        ferplus_agreement,
+        per_class_accuracies,
+        portable_path,
+        predictions,
+        tta_accuracies,
+        versions,
+    )
 
     split = records[0]["split"]
     val = np.asarray(split["val_indices"], dtype=int)
-    public_x, public_y = data.public_faces
-    return {
+    predicted = predictions(model, data, val)
+    val_acc, public_acc = (
+        float(np.mean(np.equal(*predicted[k]))) if k in predicted else None
+        for k in ("val", "public")
+    )
+    record = {
         "schema": SCHEMA_VERSION,
         "name": name,
         "model": "ensemble",
+        "class_names": list(data.class_names),
+        "labels": data.labels,
         "finished": True,
-        "config": {"recipe": "ensemble", "members": [str(p) for p in paths]},
+        "config": {"recipe": "ensemble", "members": [portable_path(p) for p in paths]},
         "members": [
             {k: r.get(k) for k in ("name", "model", "val_accuracy", "public_accuracy")}
             | {"recipe": r["config"].get("recipe") or "reference"}
             for r in records
         ],
         "params": count_params(model),
-        "val_accuracy": accuracy(model, data.x_train[val], data.y_train[val]),
-        "public_accuracy": accuracy(model, public_x, public_y),
+        "val_accuracy": val_acc,
+        "public_accuracy": public_acc,
         "best_epoch": None,
         "epochs_run": sum(r["epochs_run"] for r in records),
         "training_seconds": round(sum(r["training_seconds"] for r in records), 1),
         "seconds_per_epoch": None,
         "tta": tta_accuracies(model, data, val),
+        "per_class": per_class_accuracies(predicted, data.class_names),
         "history": [],
         "split": split,
         "data": records[0]["data"],
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if data.labels == "fer2013" and "public" in predicted:
+        if agreement := ferplus_agreement(data, predicted["public"][0]):
+            record["ferplus_agreement"] = agreement
+    return record
 
 
 def _split_key(record):

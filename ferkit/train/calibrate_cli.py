@@ -50,7 +50,7 @@ def calibrate_saved(path, data, tta=True):
     try:
         model.get_layer("logits")
     except ValueError:
-        raise InputError(path, "has no `logits` layer to calibrate (an ensemble?)") from None
+        raise InputError(path, "has no `logits` layer to calibrate") from None
     calibrated, record["calibration"] = calibrate_run(model, record, data)
     # The fit starts from the raw logits, so calibrating again finds the same temperature
     # and the model back: then its file, and the accuracies measured with it, stay as

@@ -40,7 +40,10 @@ def test_ensemble_averages_its_members_and_feeds_predict(runs, capsys):
     faces = arrays["x"].reshape(-1, 48, 48, 1).astype(np.uint8)
     members = [predict_probs(load_model(m / f"{n}.keras"), faces) for n in "ab"]
     ensemble = load_model(m / "ab.keras")
-    np.testing.assert_allclose(predict_probs(ensemble, faces), np.mean(members, 0), atol=1e-6)
+    # The mean of the members' logits: their geometric mean probability, renormalised.
+    geometric = np.exp(np.mean(np.log(np.asarray(members, np.float64)), 0))
+    geometric /= geometric.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(predict_probs(ensemble, faces), geometric, atol=1e-5)
     assert trained_with(ensemble, "shift") and not trained_with(load_model(m / "a.keras"), "shift")
 
     saved = json.loads((m / "ab.json").read_text())
@@ -77,3 +80,24 @@ def test_members_on_other_splits_are_refused(runs, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "c.keras" in err[0] and "validation split" in err[0]
     assert not (m / "ac.keras").exists()
+
+
+def test_an_ensemble_is_calibrated_like_any_run(runs):
+    from ferkit.calibration import temperature_of
+    from ferkit.train.calibrate_cli import calibrate_saved
+
+    root, _ = runs
+    m = root / "m"
+    argv = [str(m / "a.keras"), str(m / "b.keras"), "--data", str(root / "d")]
+    ensemble_main(argv + ["--name", "cal", "--models-dir", str(m)])
+    before = predict_probs(load_model(m / "cal.keras"), load_data(root / "d").x_test)
+    record = calibrate_saved(m / "cal.keras", load_data(root / "d"))
+    calibrated = load_model(m / "cal.keras")
+    temperature = record["calibration"]["temperature"]
+    assert temperature_of(calibrated) == pytest.approx(temperature)
+    after = predict_probs(calibrated, load_data(root / "d").x_test)
+    # The temperature rescales the averaged logits: the same labels, other confidences.
+    np.testing.assert_array_equal(after.argmax(1), before.argmax(1))
+    expected = np.exp(np.log(before.astype(np.float64)) / temperature)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(after, expected, atol=1e-4)

@@ -30,6 +30,10 @@ def ferplus_run(tmp_path_factory):
             str(root / "m" / "plain.keras"),
         ],
     )
+    train_main(
+        "cnn",
+        [*base, "--labels", "ferplus-votes", "--name", "fp2", "--seed", "1", "--split-seed", "0"],
+    )
     return root
 
 
@@ -131,3 +135,25 @@ def test_a_ferplus_run_joins_an_ensemble_through_its_fer2013_view(ferplus_run, t
     assert record["split"]["val_indices"] == plain["split"]["val_indices"]
     assert [r["name"] for r in record["members"]] == ["plain", "fp"]
     assert load_model(tmp_path / "mix.keras").output_shape[-1] == 7
+
+
+def test_ferplus_runs_alone_make_an_eight_class_ensemble(ferplus_run, tmp_path):
+    from ferkit.data import load_data
+    from ferkit.deploy.ensemble_cli import ensemble_main
+    from ferkit.deploy.predict import predict_probs
+    from ferkit.runs import load_model
+
+    m, d = ferplus_run / "m", ferplus_run / "d"
+    argv = [str(m / "fp.keras"), str(m / "fp2.keras"), "--data", str(d)]
+    record = ensemble_main(argv + ["--name", "fpe", "--models-dir", str(tmp_path)])
+    ensemble = load_model(tmp_path / "fpe.keras")
+    assert ensemble.output_shape[-1] == 8
+    assert record["labels"] == "ferplus-votes" and record["class_names"][-1] == "contempt"
+    # Scored against the FER+ labels its members learnt, on their validation faces.
+    data = load_data(d, labels="ferplus-votes")
+    val = np.asarray(record["split"]["val_indices"])
+    predicted = predict_probs(ensemble, data.x_train[val]).argmax(1)
+    assert record["val_accuracy"] == pytest.approx(np.mean(predicted == data.y_train[val]))
+    public_x, public_y = data.public_faces
+    predicted = predict_probs(ensemble, public_x).argmax(1)
+    assert record["public_accuracy"] == pytest.approx(np.mean(predicted == public_y))
