@@ -18,7 +18,8 @@ ARCHITECTURES = {
     "the width at 12 and 6 pixels and global average pooling",
     "compact": "the fast network widened to 0.45M parameters: 64 channels at 24 pixels "
     "and 128 at 12",
-    "ensemble": "an average of the class probabilities of several saved runs",
+    "ensemble": "an average of the logits of several saved runs, each calibrated, one "
+    "file holding them all",
 }
 
 DATA_LIMITS = (
@@ -89,11 +90,14 @@ def card(record, models_dir="models"):
         else "not recorded (trained before records kept it; a 2-core CPU of this project)"
     )
     tta = record.get("tta") or {}
+    members = record.get("members")
     lines = [
         f"## {name}",
         "",
         f"**What it is**: {ARCHITECTURES.get(record['model'], record['model'])}; "
-        f"{record['params']:,} parameters, trained in {config.get('precision', 'float32')}. "
+        f"{record['params']:,} parameters"
+        + (f", trained in {config.get('precision', 'float32')}" if not members else "")
+        + ". "
         f"It takes raw 0-255 grey pixels of shape (48, 48, 1) and returns the probabilities "
         f"of {', '.join(record.get('class_names', CLASS_NAMES))}.",
         "",
@@ -103,6 +107,14 @@ def card(record, models_dir="models"):
     if lineage:
         steps = " -> ".join(f"{r['name']} ({r.get('epochs_run', '?')} epochs)" for r in lineage)
         lines += [f"- lineage: {steps} -> {name} ({record['epochs_run']} epochs)"]
+    if members:
+        lines += [
+            "- members: "
+            + ", ".join(
+                f"{m['name']} ({m['model']}, validation accuracy {_accuracy(m['val_accuracy'])})"
+                for m in members
+            )
+        ]
     if teacher := record.get("teacher"):
         lines += [
             f"- distilled from {teacher['name']} (validation accuracy "
@@ -113,8 +125,12 @@ def card(record, models_dir="models"):
     lines += [
         f"- training time: {cost['hours']:.1f} hours (wall clock), {cost['cpu_hours']:.1f} "
         f"CPU hours for the whole lineage ({', '.join(cost['runs'])}; "
-        f"{(record.get('training_seconds') or 0) / 3600:.1f} hours for this run); "
-        f"best epoch {record.get('best_epoch')} of {record['epochs_run']}",
+        f"{(record.get('training_seconds') or 0) / 3600:.1f} hours for this run)"
+        + (
+            f"; best epoch {record.get('best_epoch')} of {record['epochs_run']}"
+            if record.get("best_epoch") is not None
+            else ""
+        ),
         f"- machine: {machine_text}",
         f"- validation split: {record['split']['n_val']} training faces held out "
         f"(seed {record['split']['seed']}), the faces it was selected on",

@@ -59,6 +59,11 @@ def test_ensemble_averages_its_members_and_feeds_predict(runs, capsys):
     public_tta = predict_probs(ensemble, data.x_test[data.public], tta=True).argmax(1)
     assert saved["tta"]["public_accuracy"] == pytest.approx(np.mean(public_tta == arrays["public"]))
     assert "ab | ensemble | ensemble" in results_table([m / "ab.json"])
+    from ferkit.cards import card
+
+    text = card(saved, m)
+    assert "- members: a (cnn, validation accuracy" in text and ", b (fast," in text
+    assert "python ensemble.py" in text and "best epoch" not in text
 
     capsys.readouterr()
     out = root / "s.csv"
