@@ -134,6 +134,16 @@ def card(record, models_dir="models"):
         f"- machine: {machine_text}",
         f"- validation split: {record['split']['n_val']} training faces held out "
         f"(seed {record['split']['seed']}), the faces it was selected on",
+        *(
+            [
+                f"- validation accuracy measured as the public column is, against the FER+ "
+                f"majority, on the {m['val_faces']:,} validation faces that have one: "
+                f"{_accuracy(m['val_accuracy'])}, {_accuracy(m['val_accuracy_tta'])} with "
+                "`--tta` (the validation column also counts the faces whose votes have no majority)"
+            ]
+            if (m := record.get("val_majority"))
+            else []
+        ),
         "",
         "| | validation | public test |",
         "| --- | ---: | ---: |",

@@ -100,6 +100,25 @@ def ferplus_agreement(data, public_predicted, ferplus=None):
     return {"public_accuracy": agreement, "public_faces": int(known.sum())}
 
 
+def val_majority(model, data, val_idx):
+    """A FER+ votes run's validation accuracy measured as its public accuracy is: against
+    the FER+ majority, on the validation faces that have one (its `val_accuracy`, against
+    the votes' top class, also counts the faces whose votes have no majority). None for
+    other runs."""
+    from ferkit.data.labels import with_ferplus_labels
+
+    if data.labels != "ferplus-votes":
+        return None
+    majority = with_ferplus_labels(data, "ferplus-majority").y_train[val_idx]
+    known = majority >= 0
+    x, y = data.x_train[val_idx][known], majority[known]
+    return {
+        "val_faces": int(known.sum()),
+        "val_accuracy": accuracy(model, x, y),
+        "val_accuracy_tta": accuracy(model, x, y, tta=True),
+    }
+
+
 def ancestors(record, folder):
     """The runs record was started from (--init-from), oldest first, read from their JSON
     beside it in folder; where one is missing, its summary in the child's `init` stands
@@ -225,6 +244,8 @@ def build_record(
     }
     if finished:
         record["tta"] = tta_accuracies(model, data, val_idx)
+        if majority := val_majority(model, data, val_idx):
+            record["val_majority"] = majority
         record["per_class"] = per_class_accuracies(predicted, data.class_names)
         if data.labels == "fer2013" and "public" in predicted:
             if agreement := ferplus_agreement(data, predicted["public"][0]):

@@ -100,11 +100,13 @@ def _top_votes(row, total):
 
 
 def ferplus_file(data, given=None):
-    """The FER+ file: `given`, or fer2013new.csv beside the data."""
+    """The FER+ file: `given`, else the one data's labels came from, else fer2013new.csv
+    beside the data."""
     from pathlib import Path
 
     source = Path(data.source)
-    path = Path(given) if given else (source if source.is_dir() else source.parent) / FERPLUS_NAME
+    beside = (source if source.is_dir() else source.parent) / FERPLUS_NAME
+    path = Path(given or data.label_path or beside)
     if not path.exists():
         raise InputError(
             path,
@@ -160,4 +162,5 @@ def with_ferplus_labels(data, mode, given=None):
         split_labels=data.y_train,
         soft_train=dist[train] if mode == "ferplus-votes" else None,
         label_files={path.name: hashlib.sha256(path.read_bytes()).hexdigest()},
+        label_path=str(path),
     )

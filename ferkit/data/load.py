@@ -53,6 +53,7 @@ class FERData:
     split_labels: np.ndarray | None = None
     soft_train: np.ndarray | None = None  # (n, classes) vote distributions, ferplus-votes
     label_files: dict | None = None  # the label file's name -> sha256
+    label_path: str | None = None  # the FER+ file these labels were read from
 
     @property
     def fingerprint(self):

@@ -88,6 +88,7 @@ def ensemble_record(model, records, paths, data, name):
         portable_path,
         predictions,
         tta_accuracies,
+        val_majority,
         versions,
     )
 
@@ -126,6 +127,8 @@ def ensemble_record(model, records, paths, data, name):
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if majority := val_majority(model, data, val):
+        record["val_majority"] = majority
     if data.labels == "fer2013" and "public" in predicted:
         if agreement := ferplus_agreement(data, predicted["public"][0]):
             record["ferplus_agreement"] = agreement

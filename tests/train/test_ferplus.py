@@ -47,7 +47,21 @@ def test_a_votes_run_has_eight_classes_and_starts_from_a_fer2013_run(ferplus_run
     assert set(record["split"]["val_indices"]) <= set(plain["split"]["val_indices"])
     from ferkit.runs import load_model
 
-    assert load_model(ferplus_run / "m" / "fp.keras").output_shape[-1] == 8
+    model = load_model(ferplus_run / "m" / "fp.keras")
+    assert model.output_shape[-1] == 8
+    # Validation measured as public is: against the majority, where the votes have one.
+    from ferkit.data import load_data
+    from ferkit.deploy.predict import predict_probs
+
+    data = load_data(ferplus_run / "d", labels="ferplus-majority")
+    y = data.y_train[record["split"]["val_indices"]]
+    x = data.x_train[record["split"]["val_indices"]][y >= 0]
+    majority = record["val_majority"]
+    assert majority["val_faces"] == len(x) == np.sum(y >= 0)
+    predicted = predict_probs(model, x).argmax(1)
+    assert majority["val_accuracy"] == pytest.approx(np.mean(predicted == y[y >= 0]))
+    predicted = predict_probs(model, x, tta=True).argmax(1)
+    assert majority["val_accuracy_tta"] == pytest.approx(np.mean(predicted == y[y >= 0]))
 
 
 def test_a_majority_step_runs(tmp_path):
