@@ -17,8 +17,8 @@ ARCHITECTURE = {
     "cnn_stage1": "cnn",
     "dnn": "dnn",
     "fast": "fast",
-    # The compact model for the webcam: the fast net distilled from best.
-    "small": "fast",
+    # The compact model for the webcam: the widened fast net, distilled from best.
+    "small": "compact",
     "strong": "vgg",
     "best": "vgg",
     # Microsoft's FER+ relabelling, eight classes, started from best.
