@@ -181,6 +181,7 @@ def build_fast(
     batchnorm_from=None,
     augment=(),
     num_classes=NUM_CLASSES,
+    name="fast",
 ):
     """A net designed for CPU speed: one convolution at each of the two large
     resolutions (48 and 24 pixels), where convolutions cost the most and map channels
@@ -196,17 +197,19 @@ def build_fast(
     x = _stages(x, stages, dropout, batchnorm_from or len(stages) + 1)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(head_dropout, name="gap_drop")(x)
-    return keras.Model(pixels, _outputs(x, num_classes), name="fast")
+    return keras.Model(pixels, _outputs(x, num_classes), name=name)
 
 
 def build_compact(augment=(), num_classes=NUM_CLASSES):
     """The fast net widened to fill a compact model's budget of 0.5M parameters: 64
     channels at 24 pixels and 128 at 12, where the fast net has 48 and 96; about 1.6
     times its arithmetic."""
-    model = build_fast(
-        stages=((16,), (64,), (128, 128), (192,)), augment=augment, num_classes=num_classes
+    return build_fast(
+        stages=((16,), (64,), (128, 128), (192,)),
+        augment=augment,
+        num_classes=num_classes,
+        name="compact",
     )
-    return keras.Model(model.input, model.output, name="compact")
 
 
 BUILDERS = {

@@ -196,10 +196,7 @@ def build_record(
     best = int(np.argmax(accs)) if accs else None
     predicted = predictions(model, data, val_idx) if finished or best is None else None
     if predicted is not None:
-        val_acc, public_acc = (
-            float(np.mean(np.equal(*predicted[k]))) if k in predicted else None
-            for k in ("val", "public")
-        )
+        val_acc, public_acc = predicted_accuracies(predicted)
     else:  # a snapshot at the best epoch: its logs measured this very model
         val_acc, public_acc = accs[best], history[best].get("public_accuracy")
     seconds = sum(h["epoch_seconds"] for h in history)
@@ -243,14 +240,37 @@ def build_record(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if finished:
-        record["tta"] = tta_accuracies(model, data, val_idx)
-        if majority := val_majority(model, data, val_idx):
-            record["val_majority"] = majority
-        record["per_class"] = per_class_accuracies(predicted, data.class_names)
-        if data.labels == "fer2013" and "public" in predicted:
-            if agreement := ferplus_agreement(data, predicted["public"][0]):
-                record["ferplus_agreement"] = agreement
+        record.update(finished_measures(model, data, val_idx, predicted))
     return record
+
+
+def predicted_accuracies(predicted):
+    """(validation, public) accuracy of predictions(); None for a part without faces."""
+    return tuple(
+        float(np.mean(np.equal(*predicted[k]))) if k in predicted else None
+        for k in ("val", "public")
+    )
+
+
+def tta_measures(model, data, val_idx):
+    """The record's entries that test-time augmentation measures, so that a new
+    temperature can move them: `tta`, and `val_majority` for a FER+ votes run."""
+    measures = {"tta": tta_accuracies(model, data, val_idx)}
+    if majority := val_majority(model, data, val_idx):
+        measures["val_majority"] = majority
+    return measures
+
+
+def finished_measures(model, data, val_idx, predicted):
+    """What a finished model's record adds to its accuracies (training runs and
+    ensembles alike): tta_measures(), per-class accuracy and, for a FER2013 model, its
+    agreement with the FER+ majority. predicted: predictions(model, data, val_idx)."""
+    measures = tta_measures(model, data, val_idx)
+    measures["per_class"] = per_class_accuracies(predicted, data.class_names)
+    if data.labels == "fer2013" and "public" in predicted:
+        if agreement := ferplus_agreement(data, predicted["public"][0]):
+            measures["ferplus_agreement"] = agreement
+    return measures
 
 
 def portable_path(path):

@@ -7,6 +7,7 @@ import numpy as np
 
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
+from ferkit.data.labels import with_ferplus_labels
 from ferkit.errors import InputError, exit_on_input_error
 from ferkit.quiet import import_tensorflow_quietly
 from ferkit.report import accuracy_text
@@ -61,7 +62,7 @@ def ensemble_main(argv=None):
         for path, mode in zip(paths, modes):
             if mode != modes[0]:
                 raise InputError(path, f"trained on {mode} labels, the first model on {modes[0]}")
-        data = load_data(args.data, labels=modes[0], ferplus=args.ferplus)
+        data = with_ferplus_labels(data, modes[0], args.ferplus)
         members = [m for m, _ in runs]
     model = build_ensemble(members, name=args.name)
     record = ensemble_record(model, [r for _, r in runs], paths, data, args.name)
@@ -83,23 +84,18 @@ def ensemble_record(model, records, paths, data, name):
     from ferkit.models import count_params
     from ferkit.record import (
         SCHEMA_VERSION,
-        ferplus_agreement,
-        per_class_accuracies,
+        finished_measures,
         portable_path,
+        predicted_accuracies,
         predictions,
-        tta_accuracies,
-        val_majority,
         versions,
     )
 
     split = records[0]["split"]
     val = np.asarray(split["val_indices"], dtype=int)
     predicted = predictions(model, data, val)
-    val_acc, public_acc = (
-        float(np.mean(np.equal(*predicted[k]))) if k in predicted else None
-        for k in ("val", "public")
-    )
-    record = {
+    val_acc, public_acc = predicted_accuracies(predicted)
+    return {
         "schema": SCHEMA_VERSION,
         "name": name,
         "model": "ensemble",
@@ -119,20 +115,12 @@ def ensemble_record(model, records, paths, data, name):
         "epochs_run": sum(r["epochs_run"] for r in records),
         "training_seconds": round(sum(r["training_seconds"] for r in records), 1),
         "seconds_per_epoch": None,
-        "tta": tta_accuracies(model, data, val),
-        "per_class": per_class_accuracies(predicted, data.class_names),
         "history": [],
         "split": split,
         "data": records[0]["data"],
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if majority := val_majority(model, data, val):
-        record["val_majority"] = majority
-    if data.labels == "fer2013" and "public" in predicted:
-        if agreement := ferplus_agreement(data, predicted["public"][0]):
-            record["ferplus_agreement"] = agreement
-    return record
+    } | finished_measures(model, data, val, predicted)
 
 
 def _split_key(record):

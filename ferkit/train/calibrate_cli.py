@@ -39,7 +39,7 @@ def calibrate_saved(path, data, tta=True):
     """Calibrates the saved run at path in place: its model and its record (whose TTA
     accuracies are measured again, since averaging calibrated views can move a label)."""
     from ferkit.calibration import calibrate_run
-    from ferkit.record import tta_accuracies, val_majority, write_record
+    from ferkit.record import tta_measures, write_record
     from ferkit.runs import load_run, run_paths, save_model_atomic
 
     model, record = load_run(path)
@@ -59,10 +59,7 @@ def calibrate_saved(path, data, tta=True):
     if tta and "tta" in record and changed:
         import numpy as np
 
-        val = np.asarray(record["split"]["val_indices"])
-        record["tta"] = tta_accuracies(calibrated, data, val)
-        if majority := val_majority(calibrated, data, val):
-            record["val_majority"] = majority
+        record.update(tta_measures(calibrated, data, np.asarray(record["split"]["val_indices"])))
     keras_path, json_path = run_paths(path)
     if changed:
         save_model_atomic(calibrated, keras_path)
