@@ -74,6 +74,7 @@ def write_summary():
         "load_data": "Loading the data (bench/load_data.py)",
         "runtimes": "Inference on each runtime (bench/runtimes.py)",
         "ascent": "Gradient ascent (bench/ascent.py)",
+        "calibrators": "Which calibrator (bench/calibrators.py)",
     }
     for name, title in titles.items():
         path = RESULTS / f"{name}.md"

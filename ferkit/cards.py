@@ -82,7 +82,8 @@ def card(record, models_dir="models"):
     """The Markdown card of one run."""
     name, config = record["name"], record["config"]
     lineage = ancestors(record, models_dir)
-    cost = lineage_cost(record, models_dir)
+    # Every saved record carries its lineage's cost; older ones are walked for it.
+    cost = record.get("lineage") or lineage_cost(record, models_dir)
     machine = record.get("machine")
     machine_text = (
         f"{machine['cpu']}, {machine['cores']} cores"

@@ -100,11 +100,12 @@ def ferplus_agreement(data, public_predicted, ferplus=None):
     return {"public_accuracy": agreement, "public_faces": int(known.sum())}
 
 
-def val_majority(model, data, val_idx):
+def val_majority(model, data, val_idx, val_labels=None):
     """A FER+ votes run's validation accuracy measured as its public accuracy is: against
     the FER+ majority, on the validation faces that have one (its `val_accuracy`, against
     the votes' top class, also counts the faces whose votes have no majority). None for
-    other runs."""
+    other runs. val_labels: the model's single-view labels of the validation faces, when
+    they were predicted already."""
     from ferkit.data.labels import with_ferplus_labels
 
     if data.labels != "ferplus-votes":
@@ -112,9 +113,14 @@ def val_majority(model, data, val_idx):
     majority = with_ferplus_labels(data, "ferplus-majority").y_train[val_idx]
     known = majority >= 0
     x, y = data.x_train[val_idx][known], majority[known]
+    single = (
+        accuracy(model, x, y)
+        if val_labels is None
+        else float(np.mean(np.asarray(val_labels)[known] == y))
+    )
     return {
         "val_faces": int(known.sum()),
-        "val_accuracy": accuracy(model, x, y),
+        "val_accuracy": single,
         "val_accuracy_tta": accuracy(model, x, y, tta=True),
     }
 
@@ -252,11 +258,13 @@ def predicted_accuracies(predicted):
     )
 
 
-def tta_measures(model, data, val_idx):
+def tta_measures(model, data, val_idx, predicted=None):
     """The record's entries that test-time augmentation measures, so that a new
-    temperature can move them: `tta`, and `val_majority` for a FER+ votes run."""
+    temperature can move them: `tta`, and `val_majority` for a FER+ votes run.
+    predicted: predictions(model, data, val_idx), when they were made already."""
     measures = {"tta": tta_accuracies(model, data, val_idx)}
-    if majority := val_majority(model, data, val_idx):
+    val_labels = predicted["val"][0] if predicted and "val" in predicted else None
+    if majority := val_majority(model, data, val_idx, val_labels):
         measures["val_majority"] = majority
     return measures
 
@@ -265,7 +273,7 @@ def finished_measures(model, data, val_idx, predicted):
     """What a finished model's record adds to its accuracies (training runs and
     ensembles alike): tta_measures(), per-class accuracy and, for a FER2013 model, its
     agreement with the FER+ majority. predicted: predictions(model, data, val_idx)."""
-    measures = tta_measures(model, data, val_idx)
+    measures = tta_measures(model, data, val_idx, predicted)
     measures["per_class"] = per_class_accuracies(predicted, data.class_names)
     if data.labels == "fer2013" and "public" in predicted:
         if agreement := ferplus_agreement(data, predicted["public"][0]):

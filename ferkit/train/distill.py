@@ -9,17 +9,7 @@ from ferkit import CLASS_NAMES
 from ferkit.errors import InputError
 from ferkit.record import read_record
 from ferkit.runs import load_model, run_paths
-
-
-def check_held_out(record, val_idx, what):
-    """Raises InputError unless this run's validation faces were held out by the saved
-    run `what` too: it trained on every other face, so another split would leak them."""
-    if not set(val_idx.tolist()) <= set(record.get("split", {}).get("val_indices", ())):
-        raise InputError(
-            what,
-            "held out other validation faces; use its --seed (or --split-seed), --val-split "
-            "and --limit",
-        )
+from ferkit.train.sources import check_held_out
 
 
 def teacher_probs(model, x, batch_size=512, tta=False):

@@ -4,17 +4,17 @@ import shutil
 import sys
 from pathlib import Path
 
-from ferkit.errors import InputError
 from ferkit.precision import dtype_policy
 from ferkit.record import build_record, init_summary, lineage_cost, read_record, write_record
-from ferkit.runs import load_model, run_paths, save_model_atomic, write_json
+from ferkit.runs import run_paths, save_model_atomic, write_json
 from ferkit.train.budget import budget_callback, budget_schedule, first_guess
 from ferkit.train.callbacks import epoch_log_callback, resumable_early_stopping, snapshot_callback
 from ferkit.train.config import RESUME_KEYS
-from ferkit.train.distill import check_held_out, distill_targets, teacher_record
+from ferkit.train.distill import distill_targets, teacher_record
 from ferkit.train.optim import plateau_callback
 from ferkit.train.pipeline import class_weights, make_dataset, split
 from ferkit.train.resume import RunDir, architecture_id, check_resumable
+from ferkit.train.sources import warm_start
 
 
 def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
@@ -187,33 +187,6 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
         record = save(run.read_history(), finished=True)
     shutil.rmtree(run.path, ignore_errors=True)
     return record
-
-
-def warm_start(model, init_from, record, data, val_idx, out=None):
-    """Copies the weights of the saved run init_from (with its JSON record) into model
-    (fine-tuning, a second learning-rate cycle, or FER+ labels on a FER2013 run). The
-    saved run must share the faces, and this run's validation faces must be among its
-    own: it was trained on every other face, so another split would leak them. A head
-    of another size (7 FER2013 classes to 8 FER+ ones) starts afresh."""
-    data.check_trained_on(record, init_from)
-    check_held_out(record, val_idx, init_from)
-    source = load_model(run_paths(init_from)[0])
-    by_name = {layer.name: layer for layer in source.layers}
-    fresh = []
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if not weights:
-            continue
-        theirs = by_name.get(layer.name)
-        ours = [w.shape for w in weights]
-        if theirs is not None and [w.shape for w in theirs.get_weights()] == ours:
-            layer.set_weights(theirs.get_weights())
-        elif layer.name == "logits":
-            fresh.append(layer.name)
-        else:
-            raise InputError(init_from, "is another architecture than --model")
-    if fresh:
-        print(f"note: {', '.join(fresh)} starts afresh (another number of classes)", file=out)
 
 
 def compile_args(config, total_steps, lr=None):
