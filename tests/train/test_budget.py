@@ -21,6 +21,12 @@ def test_a_budgeted_run_fits_its_schedule_to_the_time(tmp_path, capsys):
     # The whole one-cycle fitted: up to the peak (1e-3), then down near its end.
     assert max(rates) > 0.5e-3 and rates[-1] < 0.3 * max(rates)
     assert not (tmp_path / "m" / "b.run").exists()
+    from ferkit.cards import train_command
+
+    # The card's command says what sized the run, not only its ceiling of epochs.
+    command = train_command(record).split()
+    assert command[command.index("--budget-minutes") + 1] == "0.25"
+    assert command[command.index("--epochs") + 1] == "500"
 
 
 def test_the_budgeted_schedule_follows_its_length():
