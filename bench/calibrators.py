@@ -18,6 +18,7 @@ import numpy as np
 from report import ROOT, default_data, publish
 
 from ferkit.calibration import expected_calibration_error as ece
+from ferkit.calibration import fit_temperature
 from ferkit.calibration import negative_log_likelihood as nll
 
 MODELS = ("dnn", "fast", "cnn_stage1", "cnn", "small", "strong", "best", "ferplus")
@@ -42,7 +43,9 @@ def _calibrated(kind, p, z):
 def _fit(kind, z, y):
     from scipy.optimize import minimize
 
-    size = {"temperature": 1, "class temperature": z.shape[1]}.get(kind, 2 * z.shape[1])
+    if kind == "temperature":  # exactly what --calibrate stores
+        return np.array([-np.log(fit_temperature(z, y))])
+    size = z.shape[1] if kind == "class temperature" else 2 * z.shape[1]
 
     def loss(p):
         return -_log_softmax(_calibrated(kind, p, z))[np.arange(len(y)), y].mean()

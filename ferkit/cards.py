@@ -60,8 +60,16 @@ def train_command(record):
             parts.append(f"--{flag_of[field].replace('_', '-')} {value}")
     if config.get("labels", "fer2013") != "fer2013":
         parts.append(f"--labels {config['labels']}")
-    fields = ("seed", "split_seed", "val_split", "limit", "patience", "budget_minutes")
-    for field in fields + ("init_from", "teacher"):
+    for field in (
+        "seed",
+        "split_seed",
+        "val_split",
+        "limit",
+        "patience",
+        "budget_minutes",
+        "init_from",
+        "teacher",
+    ):
         default = {"seed": 0, "val_split": 0.1}.get(field)
         if config.get(field) is not None and config.get(field) != default:
             parts.append(f"--{field.replace('_', '-')} {config[field]}")
