@@ -77,6 +77,8 @@ def train_command(record):
         parts.append(f"--distill-weight {config['distill_weight']}")
     if config.get("teacher") and config.get("teacher_tta"):
         parts.append("--teacher-tta")
+    if config.get("teacher") and config.get("consistent_teacher"):
+        parts.append("--consistent-teacher")
     default_name = recipe if recipe != "reference" else config["model"]
     if record["name"] != default_name:
         parts.append(f"--name {record['name']}")
@@ -131,6 +133,7 @@ def card(record, models_dir="models"):
             f"{_accuracy(teacher.get('val_accuracy'))}): {config.get('distill_weight', 0.5):g} "
             "of each training target is its probabilities"
             + (", averaged over its test-time views" if config.get("teacher_tta") else "")
+            + (", on every augmented view" if config.get("consistent_teacher") else "")
         ]
     lines += [
         f"- training time: {cost['hours']:.1f} hours (wall clock), {cost['cpu_hours']:.1f} "

@@ -61,6 +61,18 @@ def homework(tmp_path, monkeypatch):
     return folder, arrays
 
 
+@pytest.fixture
+def teacher(tmp_path):
+    """A one-epoch cnn run on tiny data, to teach others: (data folder, models folder)."""
+    from ferkit.train.cli import train_main
+
+    write_homework(tmp_path / "d")
+    m = tmp_path / "m"
+    argv = ["--data", str(tmp_path / "d"), "--epochs", "1", "--models-dir", str(m)]
+    train_main("cnn", [*argv, "--figures-dir", str(tmp_path / "f"), "--name", "teach"])
+    return tmp_path / "d", m
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))

@@ -70,6 +70,12 @@ def train_parser(model_name):
         help="the teacher's probabilities averaged over its --tta views, not only the face "
         "and its mirror image (with --teacher)",
     )
+    p.add_argument(
+        "--consistent-teacher",
+        action="store_true",
+        help="the teacher labels every augmented view the student trains on, each step, "
+        "instead of each plain face once (with --teacher; slower steps)",
+    )
     p.add_argument("--figures-dir", default="figures")
     p.add_argument(
         "--budget-minutes",
@@ -197,6 +203,11 @@ def check_args(p, args):
         p.error("--distill-weight must be between 0 and 1")
     if getattr(args, "teacher_tta", False) and not getattr(args, "teacher", None):
         p.error("--teacher-tta needs --teacher")
+    if getattr(args, "consistent_teacher", False):
+        if not getattr(args, "teacher", None):
+            p.error("--consistent-teacher needs --teacher")
+        if args.teacher_tta:
+            p.error("--consistent-teacher labels one view at a time; drop --teacher-tta")
     if getattr(args, "label_smoothing", 0) >= 1:
         p.error("--label-smoothing must be below 1")
 
@@ -223,6 +234,7 @@ def resolve_config(p, args, model_name):
     config.init_from = args.init_from
     config.teacher, config.distill_weight = args.teacher, args.distill_weight
     config.teacher_tta = args.teacher_tta
+    config.consistent_teacher = args.consistent_teacher
     config.labels = args.labels
     config.budget_minutes = args.budget_minutes
     return config

@@ -29,6 +29,7 @@ RESUME_KEYS = (
     "teacher",
     "distill_weight",
     "teacher_tta",
+    "consistent_teacher",
 )
 
 
@@ -70,6 +71,9 @@ class TrainConfig:
     # The teacher labels each face averaged over its whole test-time view set instead of
     # the face and its mirror image: a better teacher, at several times the one-off cost.
     teacher_tta: bool = False
+    # The teacher labels each augmented view the student trains on, every step, instead
+    # of each plain face once (consistent teaching).
+    consistent_teacher: bool = False
 
     @property
     def split_seed_used(self):

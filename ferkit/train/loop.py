@@ -49,8 +49,20 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     train_idx, val_idx, split_method = split(strata, config, usable=data.y_train >= 0)
     steps_per_epoch = -(-train_idx.size // config.batch_size)
     budget_lr = None
+    # Checked before anything is written.
+    teacher = (
+        teacher_record(config.teacher, data, val_idx, config.num_classes)
+        if config.teacher
+        else None
+    )
     with dtype_policy(config.precision), strategy.scope():
         model = builder()
+        # What fit() trains: the model itself, or a wrapper that shares its weights.
+        fitted = model
+        if teacher and config.consistent_teacher:
+            from ferkit.train.consistent import consistent_teacher
+
+            fitted = consistent_teacher(model, config.teacher, config.distill_weight)
         if config.budget_minutes and config.schedule in ("onecycle", "cosine"):
             guess = first_guess(
                 model, data.x_train, steps_per_epoch, config.batch_size, 60 * config.budget_minutes
@@ -58,17 +70,11 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
             budget_lr = budget_schedule(
                 config.schedule, config.learning_rate, min(guess, config.epochs) * steps_per_epoch
             )
-        model.compile(**compile_args(config, steps_per_epoch * config.epochs, budget_lr))
+        fitted.compile(**compile_args(config, steps_per_epoch * config.epochs, budget_lr))
     settings = {k: getattr(config, k) for k in RESUME_KEYS}
     settings |= {"data": data.fingerprint, "architecture": architecture_id(model)}
     # Read once, also on resuming: every save records the run this one started from.
     init_record = read_record(run_paths(config.init_from)[1]) if config.init_from else None
-    # Checked before anything is written.
-    teacher = (
-        teacher_record(config.teacher, data, val_idx, config.num_classes)
-        if config.teacher
-        else None
-    )
     start_epoch = run.resume_epoch()
     if start_epoch:
         check_resumable(run, settings)
@@ -85,7 +91,7 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     # FER+ votes train on each face's distribution; accuracy still counts its top class.
     targets = y if data.soft_train is None else data.soft_train.astype("float32")
     train_targets = targets
-    if teacher:
+    if teacher and not config.consistent_teacher:
         train_targets = distill_targets(
             config.teacher,
             data,
@@ -95,7 +101,9 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
             cache=run.path / "teacher.npy",
             tta=config.teacher_tta,
         )
+    if teacher:
         views = ", its test-time views averaged" if config.teacher_tta else ""
+        views = ", on every augmented view" if config.consistent_teacher else views
         weight = f"weight {config.distill_weight:g}{views}"
         print(f"distilling from {config.teacher} ({weight})", file=out)
     public_x, public_y = data.public_faces
@@ -109,6 +117,7 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
             out,
             # A constant rate needs no column (and resumed older runs have none).
             log_lr=config.schedule != "constant",
+            scored=model,
         ),
         keras.callbacks.CSVLogger(str(run.history), append=True),
         keras.callbacks.ModelCheckpoint(
@@ -160,10 +169,10 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
     callbacks.append(keras.callbacks.BackupAndRestore(str(run.backup), double_checkpoint=True))
 
     hot = config.one_hot
-    prepare_model(model, strategy)
+    prepare_model(fitted, strategy)
     # Under a multi-worker strategy, prepare_model leaves fit to find it in the scope.
     with strategy.scope():
-        model.fit(
+        fitted.fit(
             make_dataset(
                 x[train_idx],
                 train_targets[train_idx],
@@ -183,7 +192,7 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
             verbose=1 if out.isatty() else 0,
         )
         if run.best.exists():
-            model.load_weights(run.best)
+            fitted.load_weights(run.best)
         record = save(run.read_history(), finished=True)
     shutil.rmtree(run.path, ignore_errors=True)
     return record

@@ -4,22 +4,11 @@ import json
 
 import numpy as np
 import pytest
-from conftest import write_homework
 
 from ferkit.data import load_data
 from ferkit.record import read_record
 from ferkit.train.cli import train_main
 from ferkit.train.distill import distill_targets, teacher_record
-
-
-@pytest.fixture
-def teacher(tmp_path):
-    """A one-epoch cnn run on tiny data: (data folder, models folder)."""
-    write_homework(tmp_path / "d")
-    m = tmp_path / "m"
-    argv = ["--data", str(tmp_path / "d"), "--epochs", "1", "--models-dir", str(m)]
-    train_main("cnn", [*argv, "--figures-dir", str(tmp_path / "f"), "--name", "teach"])
-    return tmp_path / "d", m
 
 
 def test_targets_blend_the_teacher_with_the_labels_and_spare_validation(teacher):
