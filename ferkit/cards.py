@@ -82,6 +82,9 @@ def train_command(record):
     default_name = recipe if recipe != "reference" else config["model"]
     if record["name"] != default_name:
         parts.append(f"--name {record['name']}")
+    # calibrate.py after training fits what the trainer's --calibrate would have.
+    if record.get("calibration"):
+        parts.append("--calibrate")
     return " ".join(parts)
 
 

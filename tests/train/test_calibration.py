@@ -89,6 +89,7 @@ def test_the_temperature_is_a_builtin_layer_inside_the_model(tmp_path):
 
 
 def test_calibrate_py_stores_the_temperature_and_records_it(tmp_path, capsys):
+    from ferkit.cards import train_command
     from ferkit.runs import load_model
     from ferkit.train.calibrate_cli import calibrate_main
     from ferkit.train.cli import train_main
@@ -96,9 +97,13 @@ def test_calibrate_py_stores_the_temperature_and_records_it(tmp_path, capsys):
     write_homework(tmp_path / "d")
     argv = ["--data", str(tmp_path / "d"), "--epochs", "2", "--models-dir", str(tmp_path / "m")]
     train_main("cnn", argv + ["--figures-dir", str(tmp_path / "f")])
+    raw = json.loads((tmp_path / "m" / "cnn.json").read_text())
     calibrate_main([str(tmp_path / "m" / "cnn.keras"), "--data", str(tmp_path / "d")])
     assert "cnn: temperature" in capsys.readouterr().out
     record = json.loads((tmp_path / "m" / "cnn.json").read_text())
+    # The card's command makes the same file: the trainer's --calibrate fits the same.
+    assert "--calibrate" not in train_command(raw)
+    assert train_command(record) == train_command(raw) + " --calibrate"
     c = record["calibration"]
     assert c["fitted_on"] == "val" and c["bins"] == 15
     assert set(c["val"]) == set(c["public"]) == {"before", "after", "ece_floor"}
