@@ -5,6 +5,7 @@
 
 from ferkit import CLASS_NAMES
 from ferkit.record import ancestors, lineage_cost, read_record
+from ferkit.train.distill import teaching_views
 
 ARCHITECTURES = {
     "cnn": "the reference CNN of the classic homework report: three blocks of 3x3 "
@@ -135,8 +136,7 @@ def card(record, models_dir="models"):
             f"- distilled from {teacher['name']} (validation accuracy "
             f"{_accuracy(teacher.get('val_accuracy'))}): {config.get('distill_weight', 0.5):g} "
             "of each training target is its probabilities"
-            + (", averaged over its test-time views" if config.get("teacher_tta") else "")
-            + (", on every augmented view" if config.get("consistent_teacher") else "")
+            + teaching_views(config.get("teacher_tta"), config.get("consistent_teacher"))
         ]
     lines += [
         f"- training time: {cost['hours']:.1f} hours (wall clock), {cost['cpu_hours']:.1f} "

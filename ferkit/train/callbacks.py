@@ -8,11 +8,9 @@ import numpy as np
 from ferkit.record import accuracy
 
 
-def epoch_log_callback(
-    public_x, public_y, prior_seconds, total_epochs, out, log_lr=False, scored=None
-):
-    """A progress line per epoch; scored: the model whose public accuracy it gives, when
-    fit() trains a wrapper around it."""
+def epoch_log_callback(model, public_x, public_y, prior_seconds, total_epochs, out, log_lr=False):
+    """A progress line per epoch; model: the one trained, whose public accuracy it gives
+    (fit() may run a wrapper around it)."""
     import keras
 
     class EpochLog(keras.callbacks.Callback):
@@ -27,7 +25,7 @@ def epoch_log_callback(
         def on_epoch_end(self, epoch, logs=None):
             logs["epoch_seconds"] = time.perf_counter() - self.epoch_start
             if len(public_x):
-                logs["public_accuracy"] = accuracy(scored or self.model, public_x, public_y)
+                logs["public_accuracy"] = accuracy(model, public_x, public_y)
             logs["wall_seconds"] = prior_seconds + time.perf_counter() - self.start
             if log_lr:  # the rate the next step will use
                 lr = self.model.optimizer.learning_rate

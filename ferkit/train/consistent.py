@@ -53,7 +53,7 @@ class ConsistentTeacher(keras.Model):
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.body(self.augmenter(x, training=False), training=False)
+        return self.student(x, training=False)
 
 
 def consistent_teacher(student, teacher, weight):

@@ -23,6 +23,13 @@ def teacher_probs(model, x, batch_size=512, tta=False):
     return np.mean([predict_probs(model, v, batch_size) for v in tta_views(x)], axis=0)
 
 
+def teaching_views(tta, consistent):
+    """How the teacher saw the faces it labelled, as progress lines and cards say it."""
+    if consistent:
+        return ", on every augmented view"
+    return ", averaged over its test-time views" if tta else ""
+
+
 def teacher_record(teacher, data, val_idx, num_classes):
     """The saved run teacher's record, once it is known fit to teach this run: trained on
     this data, with this run's validation faces held out, predicting its classes."""

@@ -10,7 +10,7 @@ from ferkit.runs import run_paths, save_model_atomic, write_json
 from ferkit.train.budget import budget_callback, budget_schedule, first_guess
 from ferkit.train.callbacks import epoch_log_callback, resumable_early_stopping, snapshot_callback
 from ferkit.train.config import RESUME_KEYS
-from ferkit.train.distill import distill_targets, teacher_record
+from ferkit.train.distill import distill_targets, teacher_record, teaching_views
 from ferkit.train.optim import plateau_callback
 from ferkit.train.pipeline import class_weights, make_dataset, split
 from ferkit.train.resume import RunDir, architecture_id, check_resumable
@@ -102,14 +102,14 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
             tta=config.teacher_tta,
         )
     if teacher:
-        views = ", its test-time views averaged" if config.teacher_tta else ""
-        views = ", on every augmented view" if config.consistent_teacher else views
+        views = teaching_views(config.teacher_tta, config.consistent_teacher)
         weight = f"weight {config.distill_weight:g}{views}"
         print(f"distilling from {config.teacher} ({weight})", file=out)
     public_x, public_y = data.public_faces
     best_so_far = max((h["val_accuracy"] for h in history), default=None)
     callbacks = [
         epoch_log_callback(
+            model,
             public_x,
             public_y,
             history[-1]["wall_seconds"] if history else 0.0,
@@ -117,7 +117,6 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
             out,
             # A constant rate needs no column (and resumed older runs have none).
             log_lr=config.schedule != "constant",
-            scored=model,
         ),
         keras.callbacks.CSVLogger(str(run.history), append=True),
         keras.callbacks.ModelCheckpoint(
