@@ -42,18 +42,26 @@ def budget_schedule(kind, lr, total_steps, warmup=0.3):
     return Budgeted()
 
 
-def first_guess(model, x, steps_per_epoch, batch_size, budget_s):
-    """Epochs that fit the budget, guessed from one timed forward pass: a training step
-    costs about three forward passes (forward, backward, update)."""
-    import numpy as np
-
-    batch = np.asarray(x[:batch_size], np.float32)
-    model(batch, training=False)  # traces
+def _forward_seconds(model, batch):
+    """Seconds of one inference-mode forward pass of model on batch, once traced."""
+    model(batch, training=False)
     start = time.perf_counter()
     for _ in range(3):
         model(batch, training=False)
-    forward = (time.perf_counter() - start) / 3
-    return max(1, int(budget_s / (1.15 * 3 * forward * steps_per_epoch)))
+    return (time.perf_counter() - start) / 3
+
+
+def first_guess(model, x, steps_per_epoch, batch_size, budget_s, teacher=None):
+    """Epochs that fit the budget, guessed from timed forward passes: a training step
+    costs about three of the model's (forward, backward, update), and one of the
+    teacher's where a teacher labels every step's view."""
+    import numpy as np
+
+    batch = np.asarray(x[:batch_size], np.float32)
+    step = 3 * _forward_seconds(model, batch)
+    if teacher is not None:
+        step += _forward_seconds(teacher, batch)
+    return max(1, int(budget_s / (1.15 * step * steps_per_epoch)))
 
 
 def budget_callback(budget_s, steps_per_epoch, schedule, state_path, prior_seconds=0.0):

@@ -65,7 +65,12 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=()):
             fitted = consistent_teacher(model, config.teacher, config.distill_weight)
         if config.budget_minutes and config.schedule in ("onecycle", "cosine"):
             guess = first_guess(
-                model, data.x_train, steps_per_epoch, config.batch_size, 60 * config.budget_minutes
+                model,
+                data.x_train,
+                steps_per_epoch,
+                config.batch_size,
+                60 * config.budget_minutes,
+                teacher=fitted.teacher if fitted is not model else None,
             )
             budget_lr = budget_schedule(
                 config.schedule, config.learning_rate, min(guess, config.epochs) * steps_per_epoch

@@ -48,3 +48,23 @@ def test_budget_must_be_positive(tmp_path):
     with pytest.raises(SystemExit) as code:
         train_main("cnn", ["--budget-minutes", "0", "--data", str(tmp_path)])
     assert code.value.code == 2
+
+
+def test_the_first_guess_counts_a_consistent_teachers_pass():
+    import time
+
+    import keras
+
+    from ferkit.train.budget import first_guess
+
+    student = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten()])
+
+    def teacher(batch, training=False):  # a teacher slower than any student step here
+        time.sleep(0.05)
+        return batch
+
+    x = np.zeros((4, 48, 48, 1), np.uint8)
+    alone = first_guess(student, x, 10, 4, budget_s=600)
+    taught = first_guess(student, x, 10, 4, budget_s=600, teacher=teacher)
+    # 600 s at 10 steps of at least 0.05 s each: at most 1,043 epochs.
+    assert taught <= 1043 < alone
