@@ -11,9 +11,11 @@ from pathlib import Path
 
 from report import publish
 
-import ferkit.quiet  # noqa: F401 - quiets TensorFlow's C++ logging before it loads
 from ferkit.analysis.ascent import AscentConfig, filter_ascent, noise_images
+from ferkit.quiet import quiet_native_logs
 from ferkit.runs import load_model
+
+quiet_native_logs()  # before TensorFlow loads
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 from report import ROOT, default_data, publish
 
-from ferkit.calibration import expected_calibration_error as ece
 from ferkit.calibration import fit_temperature
-from ferkit.calibration import negative_log_likelihood as nll
+from ferkit.evaluate import expected_calibration_error as ece
+from ferkit.evaluate import negative_log_likelihood as nll
+from ferkit.quiet import quiet_native_logs
 
 MODELS = ("dnn", "fast", "cnn_stage1", "cnn", "small", "strong", "best", "ferplus")
 KINDS = ("temperature", "class temperature", "vector scaling")
@@ -82,8 +83,8 @@ def logits(name, folder, data_path, loaded):
     """The run's raw single-view logits and labels on its validation and public faces."""
     from ferkit.calibration import logits_model
     from ferkit.data import load_data
-    from ferkit.deploy.predict import predict_probs
-    from ferkit.runs import load_run
+    from ferkit.evaluate import predict_probs
+    from ferkit.record import load_run
 
     model, record = load_run(str(folder / f"{name}.keras"))
     labels = record.get("labels", "fer2013")
@@ -106,7 +107,7 @@ def main(argv=None):
     p.add_argument("--models-dir", default=str(ROOT / "models"))
     p.add_argument("--data", default=default_data())
     args = p.parse_args(argv)
-    import ferkit.quiet  # noqa: F401
+    quiet_native_logs()
 
     folder, loaded = Path(args.models_dir), {}
     lines = [

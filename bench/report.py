@@ -24,39 +24,74 @@ TIME_TO_ACCURACY = RESULTS / "time_to_accuracy.json"
 RUNTIMES = RESULTS / "runtimes.json"
 
 
+# The scripts that keep a richer JSON of their own, from which their tables are written.
+OWN_JSON = ("time_to_accuracy", "runtimes", "throughput")
+
+
 def publish(name, lines):
-    """Prints the lines, writes them to bench/results/NAME.md, refreshes RESULTS.md."""
+    """Prints the lines, writes them to bench/results/NAME.md and, unless the script keeps
+    its own, their tables as data to NAME.json; refreshes RESULTS.md."""
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.md").write_text(text)
+    if name not in OWN_JSON:
+        (RESULTS / f"{name}.json").write_text(json.dumps(as_data(lines), indent=1) + "\n")
     write_summary()
 
 
+def as_data(lines):
+    """A published page as data: its prose, and each Markdown table as its columns and
+    rows of cells."""
+    page, table = {"text": [], "tables": []}, None
+    for line in lines:
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if table is None:
+                table = {"columns": cells, "rows": []}
+                page["tables"].append(table)
+            elif not all(set(c) <= set("-: ") for c in cells):
+                table["rows"].append(cells)
+        else:
+            table = None
+            if line.strip():
+                page["text"].append(line)
+    return page
+
+
 def time_to_accuracy_lines(results):
-    """The Markdown table of bench/results/time_to_accuracy.json: one row a run."""
+    """The Markdown table of bench/results/time_to_accuracy.json ({recipe: {CPU: entry}}):
+    one row a run, and the median of each recipe on each machine."""
     lines = [
-        "| recipe | CPU | cores | seed | minutes to target (validation) | best validation "
-        "| public then | validation accuracy by epoch |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| recipe | CPU | cores | precision | seed | minutes to target (validation) "
+        "| best validation | public then | validation accuracy by epoch |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for recipe, r in results.items():
-        for run in r["runs"]:
-            reached = run["seconds_to_target"]
-            val, public = run["val_by_epoch"], run["public_by_epoch"]
-            best = max(range(len(val)), key=val.__getitem__) if val else None
+    for recipe, machines in results.items():
+        for r in machines.values():
+            for run in r["runs"]:
+                reached = run["seconds_to_target"]
+                val = run["val_by_epoch"]
+                best = max(range(len(val)), key=val.__getitem__) if val else None
+                # Older runs scored public after every epoch; newer ones once, at the end,
+                # on the best epoch's weights.
+                public = run.get("public_at_best")
+                if public is None and best is not None and run.get("public_by_epoch"):
+                    public = run["public_by_epoch"][best]
+                lines.append(
+                    f"| {recipe} | {r['cpu']} | {r['cores']} | {run.get('precision', '-')} "
+                    f"| {run['seed']} "
+                    f"| {'not reached' if reached is None else f'{reached / 60:.1f}'} "
+                    f"| {'-' if best is None else f'{val[best]:.4f}'} "
+                    f"| {'-' if public is None else f'{public:.4f}'} "
+                    f"| {' '.join(f'{a:.3f}' for a in val)} |"
+                )
+            median = r.get("median_seconds_to_target")
             lines.append(
-                f"| {recipe} | {r['cpu']} | {r['cores']} | {run['seed']} "
-                f"| {'not reached' if reached is None else f'{reached / 60:.1f}'} "
-                f"| {'-' if best is None else f'{val[best]:.4f}'} "
-                f"| {'-' if best is None else f'{public[best]:.4f}'} "
-                f"| {' '.join(f'{a:.3f}' for a in val)} |"
+                f"| {recipe}: median | {r['cpu']} | | | "
+                f"| {'-' if median is None else f'{median / 60:.1f}'} "
+                f"(target {r['target']} {r['metric'].replace('_', ' ')}) | | | |"
             )
-        median = r.get("median_seconds_to_target")
-        lines.append(
-            f"| {recipe}: median | | | | {'-' if median is None else f'{median / 60:.1f}'} "
-            f"(target {r['target']} {r['metric'].replace('_', ' ')}) | | | |"
-        )
     return lines
 
 

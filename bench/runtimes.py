@@ -27,7 +27,7 @@ SINGLE_FACES = 200
 
 def faces_per_second(model, x, repeat, batch_size=512):
     """Batched throughput (fastest of repeat) and single-face throughput."""
-    from ferkit.deploy.predict import predict_probs
+    from ferkit.evaluate import predict_probs
 
     predict_probs(model, x[:batch_size])  # warm-up: tracing, allocation
     best = min(_timed(lambda: predict_probs(model, x, batch_size)) for _ in range(repeat))

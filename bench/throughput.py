@@ -1,27 +1,33 @@
 """Training and inference images per second of every architecture, against the
 machine's matrix-multiply ceiling and a plain Keras model.fit baseline.
 
-Prints a Markdown table and writes it to bench/results/throughput.md.
+Keeps one entry per machine in bench/results/throughput.json (a CPU with native bfloat16
+and one that emulates it, or the same CPU under `ONEDNN_MAX_CPU_ISA=AVX2`, side by side),
+prints the tables and writes them to bench/results/throughput.md.
 Usage: python bench/throughput.py [--models cnn,dnn,fast,vgg] [--steps 30]
        python bench/throughput.py --trainer   # where an epoch of the suite trainer goes
 """
 
 import argparse
+import json
 import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from report import default_data, publish
+from report import RESULTS, default_data, publish
 
-import ferkit.quiet  # noqa: F401 - quiets TensorFlow's C++ logging before it loads
-from ferkit.machine import describe
+from ferkit.machine import describe, isa_cap, native_bfloat16_cpu
+from ferkit.quiet import quiet_native_logs
+
+quiet_native_logs()  # before TensorFlow loads
 
 ROOT = Path(__file__).resolve().parents[1]
 
 BATCH = 128
 INFER = 4096  # faces per inference timing
+THROUGHPUT = RESULTS / "throughput.json"
 
 
 def forward_flops(model):
@@ -88,7 +94,7 @@ def measure(name, precision, x, y, steps):
     import tensorflow as tf
 
     from ferkit.augment import parse_augment
-    from ferkit.deploy.predict import predict_probs
+    from ferkit.evaluate import predict_probs
     from ferkit.models import BUILDERS
     from ferkit.precision import dtype_policy
     from ferkit.train.pipeline import make_dataset
@@ -182,27 +188,28 @@ class _PhaseClock:
             - t["on_epoch_begin"][0],
             "end of training to validation": t["on_test_begin"][0] - ends[-1],
             "validation pass": t["on_test_end"][0] - t["on_test_begin"][0],
-            "public pass, CSV log, best weights": t["on_epoch_end"][0] - t["on_test_end"][0],
+            "progress line, CSV log, best weights": t["on_epoch_end"][0] - t["on_test_end"][0],
             "snapshot, backup, next epoch set-up": t["on_epoch_begin"][1] - t["on_epoch_end"][0],
         }, len(begins)
 
 
 def trainer_breakdown(data, epochs, repeats=3):
     """Where an epoch of the suite trainer goes, against the same number of training
-    steps on one cached batch and the bare validation and public passes. Timings on a
+    steps on one cached batch and the bare validation pass. Timings on a
     shared machine vary by 10-20% from run to run, so each side is its fastest: the
     quickest epoch after the first (which traces) and the quickest of `repeats` bare
     runs."""
     import tensorflow as tf
 
-    from ferkit.deploy.predict import predict_probs
+    from ferkit.evaluate import predict_probs
     from ferkit.models import build_cnn
     from ferkit.train.config import TrainConfig
     from ferkit.train.loop import train
     from ferkit.train.pipeline import split_indices
 
     clock = _PhaseClock()
-    config = TrainConfig(epochs=epochs, models_dir=tempfile.mkdtemp())
+    # float32, as the bare model it is compared with.
+    config = TrainConfig(epochs=epochs, models_dir=tempfile.mkdtemp(), precision="float32")
     with open(os.devnull, "w") as quiet:
         train(build_cnn, data, config, out=quiet, extra_callbacks=[clock.callback])
     measured = [clock.phases(e) for e in range(1, epochs - 1)]
@@ -216,7 +223,7 @@ def trainer_breakdown(data, epochs, repeats=3):
     bare = {
         "training steps": min(_fit_seconds(model, batch.repeat(), steps) for _ in range(repeats))
     }
-    for name, part in (("validation pass", data.x_train[va]), ("public", data.public_faces[0])):
+    for name, part in (("validation pass", data.x_train[va]),):
         predict_probs(model, part)
         times = []
         for _ in range(repeats):
@@ -251,40 +258,77 @@ def main():
         return trainer_main(data)
 
     x, y = data.x_train, data.y_train
-    ceiling = {d: matmul_gflops(getattr(tf, d)) for d in ("float32", "bfloat16")}
+    precisions = args.precisions.split(",")
+    capped = isa_cap() and not native_bfloat16_cpu()
+    if capped:
+        # Under the cap oneDNN refuses its bfloat16 primitives outright ("could not create
+        # a primitive descriptor"): only a CPU that lacks the instructions emulates them.
+        precisions = [p for p in precisions if p != "bfloat16"]
+    dtypes = ("float32",) if capped else ("float32", "bfloat16")
+    ceiling = {d: matmul_gflops(getattr(tf, d)) for d in dtypes}
     rows = [
-        measure(m, prec, x, y, args.steps)
-        for m in args.models.split(",")
-        for prec in args.precisions.split(",")
+        measure(m, prec, x, y, args.steps) for m in args.models.split(",") for prec in precisions
     ]
     base = baseline_fit(x, y, args.steps)
     machine = describe()
-    lines = [
-        f"{machine['cpu']}, {machine['cores']} cores, TensorFlow {tf.__version__}; batch {BATCH}, "
-        f"{args.steps} timed steps. Matrix-multiply ceiling (2048x2048): "
-        f"float32 {ceiling['float32']:.0f} GFLOP/s, bfloat16 {ceiling['bfloat16']:.0f} GFLOP/s.",
-        "",
-        "| model | precision | params | MFLOP/image | train img/s | GFLOP/s | % of matmul "
-        "| input share | infer img/s |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['model']} | {r['precision']} | {r['params']:,} | {r['mflops']:.1f} "
-            f"| {r['train_ips']:.0f} | {r['train_gflops']:.0f} "
-            f"| {100 * r['train_gflops'] / ceiling[r['precision']]:.0f}% "
-            f"| {100 * r['input_share']:.1f}% | {r['infer_ips']:.0f} |"
-        )
-    cnn = next((r for r in rows if r["model"] == "cnn" and r["precision"] == "float32"), None)
-    lines += [
-        "",
-        f"Baseline: the reference CNN by plain `model.fit` on float32 arrays: {base:.0f} img/s"
-        + (f"; the suite's uint8 tf.data pipeline: {cnn['train_ips']:.0f} img/s." if cnn else "."),
-        "",
+    results = json.loads(THROUGHPUT.read_text()) if THROUGHPUT.exists() else {}
+    results[machine["cpu"]] = {
+        "cpu": machine["cpu"],
+        "cores": machine["cores"],
+        "native_bfloat16": native_bfloat16_cpu(),
+        "tensorflow": tf.__version__,
+        "steps": args.steps,
+        "ceiling_gflops": ceiling,
+        "rows": rows,
+        "baseline_ips": base,
+    }
+    THROUGHPUT.write_text(json.dumps(results, indent=1) + "\n")
+    publish("throughput", throughput_lines(results))
+
+
+def throughput_lines(results):
+    """One table a machine, from bench/results/throughput.json."""
+    lines = []
+    for r in results.values():
+        ceiling = r["ceiling_gflops"]
+        how = "native" if r["native_bfloat16"] else "not native"
+        peaks = ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in ceiling.items())
+        lines += [
+            f"**{r['cpu']}**, {r['cores']} cores, bfloat16 {how}, TensorFlow {r['tensorflow']}; "
+            f"batch {BATCH}, {r['steps']} timed steps. Matrix-multiply ceiling (2048x2048): "
+            f"{peaks}.",
+            "",
+            "| model | precision | params | MFLOP/image | train img/s | GFLOP/s | % of matmul "
+            "| input share | infer img/s |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for row in r["rows"]:
+            lines.append(
+                f"| {row['model']} | {row['precision']} | {row['params']:,} "
+                f"| {row['mflops']:.1f} | {row['train_ips']:.0f} | {row['train_gflops']:.0f} "
+                f"| {100 * row['train_gflops'] / ceiling[row['precision']]:.0f}% "
+                f"| {100 * row['input_share']:.1f}% | {row['infer_ips']:.0f} |"
+            )
+        cnn = [x for x in r["rows"] if x["model"] == "cnn" and x["precision"] == "float32"]
+        lines += [
+            "",
+            "Baseline: the reference CNN by plain `model.fit` on float32 arrays: "
+            f"{r['baseline_ips']:.0f} img/s"
+            + (
+                f"; the suite's uint8 tf.data pipeline: {cnn[0]['train_ips']:.0f} img/s."
+                if cnn
+                else "."
+            ),
+            "",
+        ]
+    return lines + [
         "GFLOP/s counts a training step as three forward passes. Input share: the part of "
-        "a training epoch not spent in the model (suite pipeline against one cached batch).",
+        "a training epoch not spent in the model (suite pipeline against one cached batch). "
+        "Inference runs as `predict.py` does: a bfloat16 model computes in its float32 copy "
+        "where bfloat16 is not native. Under a oneDNN cap (`ONEDNN_MAX_CPU_ISA=AVX2`, which "
+        "emulates an AVX2-only CPU on a larger one) only float32 runs: oneDNN refuses its "
+        "bfloat16 primitives there, where a CPU that lacks the instructions emulates them.",
     ]
-    publish("throughput", lines)
 
 
 def trainer_main(data):
@@ -295,8 +339,8 @@ def trainer_main(data):
         f"{machine['cpu']}, {machine['cores']} cores. The suite trainer on the reference "
         "CNN and the full data: its fastest epoch (of the second to fourth of five) takes "
         f"{wall:.1f} s; the model's own "
-        f"computation (as many training steps on one cached batch, and bare validation and "
-        f"public passes; the fastest of three) takes {compute:.1f} s, so "
+        f"computation (as many training steps on one cached batch, and a bare validation "
+        f"pass; the fastest of three) takes {compute:.1f} s, so "
         f"{100 * (1 - compute / wall):.1f}% of the epoch is spent outside it.",
         "",
         "| phase of the epoch | seconds | bare model |",
@@ -305,7 +349,6 @@ def trainer_main(data):
     for name, seconds in phases.items():
         ref = bare.get(name)
         lines.append(f"| {name} | {seconds:.2f} | {'' if ref is None else f'{ref:.2f}'} |")
-    lines.append(f"| (bare public pass) | | {bare['public']:.2f} |")
     publish("trainer", lines)
 
 

@@ -1,43 +1,23 @@
 """Calibrated probabilities: temperature scaling (Guo et al. 2017) fitted on the
-validation split, and the measures of calibration (ECE, negative log-likelihood).
+validation split, and the ECE that sampling alone gives (the measures themselves, ECE
+and NLL, are ferkit.evaluate's).
 
 The temperature lives inside the model, as a built-in Rescaling layer between `logits`
 and `probs`, so every consumer of the file gets calibrated probabilities.
 """
 
+import keras
 import numpy as np
+from scipy.optimize import minimize_scalar
 
-ECE_BINS = 15
-
-
-def _bin_of(confidence, bins):
-    """Each confidence's equal-width bin, 0 to bins - 1 (a bin's upper edge inside it)."""
-    edges = np.linspace(0, 1, bins + 1)[1:-1]
-    return np.clip(np.digitize(confidence, edges, right=True), 0, bins - 1)
-
-
-def reliability(probs, labels, bins=ECE_BINS):
-    """Per bin: (mean confidence, accuracy, share of faces); NaN where a bin is empty."""
-    probs, labels = np.asarray(probs), np.asarray(labels)
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == labels
-    which = _bin_of(confidence, bins)
-    rows = []
-    for b in range(bins):
-        mask = which == b
-        rows.append(
-            (confidence[mask].mean(), correct[mask].mean(), mask.mean())
-            if mask.any()
-            else (np.nan, np.nan, 0.0)
-        )
-    return np.array(rows)
-
-
-def expected_calibration_error(probs, labels, bins=ECE_BINS):
-    """ECE: the gap between confidence and accuracy, averaged over reliability()'s
-    equal-width confidence bins, weighted by the faces in each."""
-    confidence, accuracy, share = reliability(probs, labels, bins).T
-    return float(np.nansum(share * np.abs(accuracy - confidence)))
+from ferkit.evaluate import (
+    ECE_BINS,
+    bin_of,
+    calibration_stats,
+    negative_log_likelihood,
+    predict_probs,
+    scored_parts,
+)
 
 
 def ece_floor(probs, bins=ECE_BINS, draws=1000, seed=0):
@@ -50,19 +30,13 @@ def ece_floor(probs, bins=ECE_BINS, draws=1000, seed=0):
         {"mean": the average such ECE, "p95": its 95th percentile}.
     """
     confidence = np.asarray(probs, np.float64).max(axis=1)
-    which = _bin_of(confidence, bins)
+    which = bin_of(confidence, bins)
     correct = np.random.default_rng(seed).random((draws, len(confidence))) < confidence
     gap = np.zeros(draws)
     for b in np.unique(which):
         mask = which == b
         gap += np.abs(correct[:, mask].mean(axis=1) - confidence[mask].mean()) * mask.mean()
     return {"mean": float(gap.mean()), "p95": float(np.quantile(gap, 0.95))}
-
-
-def negative_log_likelihood(probs, labels):
-    """Mean -log p(true class), floored at 1e-12."""
-    probs = np.asarray(probs)
-    return float(-np.mean(np.log(np.maximum(probs[np.arange(len(labels)), labels], 1e-12))))
 
 
 def softmax(logits, temperature=1.0):
@@ -75,8 +49,6 @@ def softmax(logits, temperature=1.0):
 
 def fit_temperature(logits, labels):
     """The temperature T > 0 that minimises the NLL of softmax(logits / T)."""
-    from scipy.optimize import minimize_scalar
-
     logits = np.asarray(logits, np.float64)
 
     def nll(log_t):
@@ -89,8 +61,6 @@ def fit_temperature(logits, labels):
 def logits_model(model):
     """A model from the same input to the `logits` layer's output (before any
     temperature), for fitting one."""
-    import keras
-
     return keras.Model(model.input, model.get_layer("logits").output)
 
 
@@ -105,8 +75,6 @@ def temperature_of(model):
 def with_temperature(model, temperature):
     """model with its logits divided by temperature before the softmax: the same
     layers and weights, a built-in Rescaling layer named `temperature` in between."""
-    import keras
-
     logits = model.get_layer("logits").output
     # The division and the softmax run in float32 even in a bfloat16 model.
     scaled = keras.layers.Rescaling(1.0 / temperature, name="temperature", dtype="float32")(logits)
@@ -114,26 +82,14 @@ def with_temperature(model, temperature):
     return keras.Model(model.input, probs, name=model.name)
 
 
-def calibration_stats(probs, labels):
-    return {
-        "ece": expected_calibration_error(probs, labels),
-        "nll": negative_log_likelihood(probs, labels),
-    }
-
-
 def calibrate_run(model, record, data):
     """Fits a temperature on the run's validation faces and returns (the calibrated model,
     which is model itself when it already holds that temperature; the record's
     `calibration` entry: the temperature, ECE and NLL before and after on validation and
     public, and the ECE floor)."""
-    from ferkit.deploy.predict import predict_probs
-
-    val = np.asarray(record["split"]["val_indices"])
-    parts = {"val": (data.x_train[val], data.y_train[val]), "public": data.public_faces}
+    parts = scored_parts(data, np.asarray(record["split"]["val_indices"]))
     to_logits = logits_model(model)
-    logits = {
-        k: predict_probs(to_logits, x).astype(np.float64) for k, (x, _) in parts.items() if len(x)
-    }
+    logits = {k: predict_probs(to_logits, x).astype(np.float64) for k, (x, _) in parts.items()}
     # Refitting a calibrated model starts from its raw logits, so it is not compounded.
     temperature, current = fit_temperature(logits["val"], parts["val"][1]), temperature_of(model)
     # Within the fit's own tolerance of the temperature the model has, the model keeps it

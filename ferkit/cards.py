@@ -5,6 +5,7 @@
 
 from ferkit import CLASS_NAMES
 from ferkit.record import ancestors, lineage_cost, read_record
+from ferkit.tables import accuracy_text, markdown_table
 from ferkit.train.distill import teaching_views
 
 ARCHITECTURES = {
@@ -43,164 +44,144 @@ USES = (
 
 
 def train_command(record):
-    """The command that trained the run: its recipe and the flags that changed it."""
-    from ferkit.record import recipe_changes
-    from ferkit.train.cli import _RECIPE_FLAGS
-
-    config = record["config"]
-    if record["model"] == "ensemble":
-        return "python ensemble.py " + " ".join(config["members"]) + f" --name {record['name']}"
-    script = "train_dnn.py" if record["model"] == "dnn" else "train_cnn.py"
-    recipe = config.get("recipe") or "reference"
-    parts = [f"python {script}"] + ([f"--recipe {recipe}"] if recipe != "reference" else [])
-    flag_of = {field: dest for dest, field in _RECIPE_FLAGS.items()}
-    changes = record.get("recipe_changes", recipe_changes(config))
-    default_model = script[6:9] if recipe == "reference" else None
-    for field, value in changes.items():
-        if field != "model" or value != default_model:
-            parts.append(f"--{flag_of[field].replace('_', '-')} {value}")
-    if config.get("labels", "fer2013") != "fer2013":
-        parts.append(f"--labels {config['labels']}")
-    for field in (
-        "seed",
-        "split_seed",
-        "val_split",
-        "limit",
-        "patience",
-        "budget_minutes",
-        "init_from",
-        "teacher",
-    ):
-        default = {"seed": 0, "val_split": 0.1}.get(field)
-        if config.get(field) is not None and config.get(field) != default:
-            parts.append(f"--{field.replace('_', '-')} {config[field]}")
-    if config.get("teacher") and config.get("distill_weight", 0.5) != 0.5:
-        parts.append(f"--distill-weight {config['distill_weight']}")
-    if config.get("teacher") and config.get("teacher_tta"):
-        parts.append("--teacher-tta")
-    if config.get("teacher") and config.get("consistent_teacher"):
-        parts.append("--consistent-teacher")
-    default_name = recipe if recipe != "reference" else config["model"]
-    if record["name"] != default_name:
-        parts.append(f"--name {record['name']}")
-    # calibrate.py after training fits what the trainer's --calibrate would have.
-    if record.get("calibration"):
-        parts.append("--calibrate")
-    return " ".join(parts)
+    """The command that made the run, as its record keeps it; where the run was
+    calibrated after training, the command that did it too."""
+    command = record.get("command") or "(not recorded)"
+    if record.get("calibration") and "--calibrate" not in command:
+        command += f"`, then `python calibrate.py models/{record['name']}.keras"
+    return command
 
 
-def _accuracy(value):
-    return "-" if value is None else f"{value:.4f}"
+def precision_text(record):
+    """The precision a run trained in, and how it was chosen where auto chose it."""
+    ran = record.get("precision") or {}
+    used = ran.get("used") or record["config"].get("precision", "float32")
+    if ran.get("asked") != "auto":
+        return used
+    machine = (record.get("machine") or {}).get("cpu", "its CPU")
+    return f"{used} (`--precision auto` chose it on {machine})"
 
 
 def card(record, models_dir="models"):
     """The Markdown card of one run."""
-    name, config = record["name"], record["config"]
-    lineage = ancestors(record, models_dir)
-    # Every saved record carries its lineage's cost; older ones are walked for it.
-    cost = record.get("lineage") or lineage_cost(record, models_dir)
-    machine = record.get("machine")
-    machine_text = (
-        f"{machine['cpu']}, {machine['cores']} cores"
-        if machine
-        else "not recorded (trained before records kept it; a 2-core CPU of this project)"
+    return "\n".join(
+        _what_it_is(record)
+        + _facts(record, models_dir)
+        + [""]
+        + _accuracy_table(record)
+        + _calibration(record)
+        + _snippets(record["name"])
     )
-    tta = record.get("tta") or {}
-    members = record.get("members")
-    lines = [
-        f"## {name}",
+
+
+def _what_it_is(record):
+    precision = "" if record.get("members") else f", trained in {precision_text(record)}"
+    return [
+        f"## {record['name']}",
         "",
         f"**What it is**: {ARCHITECTURES.get(record['model'], record['model'])}; "
-        f"{record['params']:,} parameters"
-        + (f", trained in {config.get('precision', 'float32')}" if not members else "")
-        + ". "
-        f"It takes raw 0-255 grey pixels of shape (48, 48, 1) and returns the probabilities "
-        f"of {', '.join(record.get('class_names', CLASS_NAMES))}.",
+        f"{record['params']:,} parameters{precision}. It takes raw 0-255 grey pixels of shape "
+        "(48, 48, 1) and returns the probabilities of "
+        f"{', '.join(record.get('class_names', CLASS_NAMES))}.",
         "",
         f"**How it was trained**: `{train_command(record)}`",
         "",
     ]
-    if lineage:
+
+
+def _facts(record, models_dir):
+    """The list under the command: lineage, members, teacher, cost, machine, split."""
+    name, config = record["name"], record["config"]
+    lines = []
+    if lineage := ancestors(record, models_dir):
         steps = " -> ".join(f"{r['name']} ({r.get('epochs_run', '?')} epochs)" for r in lineage)
-        lines += [f"- lineage: {steps} -> {name} ({record['epochs_run']} epochs)"]
-    if members:
-        lines += [
-            "- members: "
-            + ", ".join(
-                f"{m['name']} ({m['model']}, validation accuracy {_accuracy(m['val_accuracy'])})"
-                for m in members
-            )
-        ]
+        lines.append(f"- lineage: {steps} -> {name} ({record['epochs_run']} epochs)")
+    if members := record.get("members"):
+        described = (
+            f"{m['name']} ({m['model']}, validation accuracy {accuracy_text(m['val_accuracy'])})"
+            for m in members
+        )
+        lines.append("- members: " + ", ".join(described))
     if teacher := record.get("teacher"):
-        lines += [
+        lines.append(
             f"- distilled from {teacher['name']} (validation accuracy "
-            f"{_accuracy(teacher.get('val_accuracy'))}): {config.get('distill_weight', 0.5):g} "
-            "of each training target is its probabilities"
+            f"{accuracy_text(teacher.get('val_accuracy'))}): "
+            f"{config.get('distill_weight', 0.5):g} of each training target is its probabilities"
             + teaching_views(config.get("teacher_tta"), config.get("consistent_teacher"))
-        ]
-    lines += [
+        )
+    # Every saved record carries its lineage's cost; older ones are walked for it.
+    cost = record.get("lineage") or lineage_cost(record, models_dir)
+    best = record.get("best_epoch")
+    lines.append(
         f"- training time: {cost['hours']:.1f} hours (wall clock), {cost['cpu_hours']:.1f} "
         f"CPU hours for the whole lineage ({', '.join(cost['runs'])}; "
         f"{(record.get('training_seconds') or 0) / 3600:.1f} hours for this run)"
-        + (
-            f"; best epoch {record.get('best_epoch')} of {record['epochs_run']}"
-            if record.get("best_epoch") is not None
-            else ""
-        ),
-        f"- machine: {machine_text}",
+        + (f"; best epoch {best} of {record['epochs_run']}" if best is not None else "")
+    )
+    machine = record.get("machine")
+    lines.append(
+        f"- machine: {machine['cpu']}, {machine['cores']} cores"
+        if machine
+        else "- machine: not recorded (trained before records kept it; a 2-core CPU of this "
+        "project)"
+    )
+    lines.append(
         f"- validation split: {record['split']['n_val']} training faces held out "
-        f"(seed {record['split']['seed']}), the faces it was selected on",
-        *(
-            [
-                f"- validation accuracy measured as the public column is, against the FER+ "
-                f"majority, on the {m['val_faces']:,} validation faces that have one: "
-                f"{_accuracy(m['val_accuracy'])}, {_accuracy(m['val_accuracy_tta'])} with "
-                "`--tta` (the validation column also counts the faces whose votes have no majority)"
-            ]
-            if (m := record.get("val_majority"))
-            else []
-        ),
-        "",
-        "| | validation | public test |",
-        "| --- | ---: | ---: |",
-        f"| accuracy | {_accuracy(record['val_accuracy'])} "
-        f"| {_accuracy(record['public_accuracy'])} |",
-        f"| accuracy with `--tta` | {_accuracy(tta.get('val_accuracy'))} "
-        f"| {_accuracy(tta.get('public_accuracy'))} |",
-    ]
-    per_class = record.get("per_class") or {}
-    for k in record.get("class_names", CLASS_NAMES):
+        f"(seed {record['split']['seed']}), the faces it was selected on"
+    )
+    if m := record.get("val_majority"):
         lines.append(
-            f"| {k} | {_accuracy(per_class.get('val', {}).get(k))} "
-            f"| {_accuracy(per_class.get('public', {}).get(k))} |"
+            "- validation accuracy measured as the public column is, against the FER+ "
+            f"majority, on the {m['val_faces']:,} validation faces that have one: "
+            f"{accuracy_text(m['val_accuracy'])}, {accuracy_text(m['val_accuracy_tta'])} with "
+            "`--tta` (the validation column also counts the faces whose votes have no majority)"
         )
+    return lines
+
+
+def _accuracy_table(record):
+    tta, per_class = record.get("tta") or {}, record.get("per_class") or {}
+    rows = [
+        ["accuracy", record["val_accuracy"], record["public_accuracy"]],
+        ["accuracy with `--tta`", tta.get("val_accuracy"), tta.get("public_accuracy")],
+    ]
+    for k in record.get("class_names", CLASS_NAMES):
+        rows.append([k, per_class.get("val", {}).get(k), per_class.get("public", {}).get(k)])
+    rows = [[title, accuracy_text(v), accuracy_text(p)] for title, v, p in rows]
+    return markdown_table(["", "validation", "public test"], rows, numeric=(1, 2))
+
+
+def _calibration(record):
     calibration = record.get("calibration")
-    if calibration:
-        lines += [
-            "",
-            f"Probabilities are calibrated by a temperature of {calibration['temperature']:.3f} "
-            "inside the model, fitted on the validation faces (ECE over "
-            f"{calibration['bins']} bins; NLL: mean negative log-likelihood). The ECE that "
-            "sampling alone gives, were the calibrated probabilities exact, is the scale to "
-            "read it against:",
-            "",
-            "| | ECE before | ECE after | ECE of exact probabilities (95%) | NLL before "
-            "| NLL after |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        for part, title in (("val", "validation"), ("public", "public test")):
-            if part in calibration:
-                b, a = calibration[part]["before"], calibration[part]["after"]
-                floor = calibration[part].get("ece_floor")
-                floor = f"{floor['mean']:.4f} ({floor['p95']:.4f})" if floor else "-"
-                lines.append(
-                    f"| {title} | {b['ece']:.4f} | {a['ece']:.4f} | {floor} | {b['nll']:.4f} "
-                    f"| {a['nll']:.4f} |"
-                )
-    else:
-        lines += ["", "Probabilities are not calibrated (`python calibrate.py` would)."]
+    if not calibration:
+        return ["", "Probabilities are not calibrated (`python calibrate.py` would)."]
+    rows = []
+    for part, title in (("val", "validation"), ("public", "public test")):
+        if part in calibration:
+            b, a = calibration[part]["before"], calibration[part]["after"]
+            floor = calibration[part].get("ece_floor")
+            floor = f"{floor['mean']:.4f} ({floor['p95']:.4f})" if floor else "-"
+            rows.append(
+                [title, f"{b['ece']:.4f}", f"{a['ece']:.4f}", floor]
+                + [f"{b['nll']:.4f}", f"{a['nll']:.4f}"]
+            )
+    head = ["", "ECE before", "ECE after", "ECE of exact probabilities (95%)"]
+    head += ["NLL before", "NLL after"]
+    return [
+        "",
+        f"Probabilities are calibrated by a temperature of {calibration['temperature']:.3f} "
+        "inside the model, fitted on the validation faces (ECE over "
+        f"{calibration['bins']} bins; NLL: mean negative log-likelihood). The ECE that "
+        "sampling alone gives, were the calibrated probabilities exact, is the scale to "
+        "read it against:",
+        "",
+        *markdown_table(head, rows, numeric=range(1, 6)),
+    ]
+
+
+def _snippets(name):
     stem = f"models/{name}"
-    lines += [
+    return [
         "",
         "Run it in plain Keras, in LiteRT (after `python export.py --model "
         f"{stem}.keras`) or in onnxruntime (after `... --format onnx`); `faces` is a uint8 "
@@ -228,7 +209,6 @@ def card(record, models_dir="models"):
         "```",
         "",
     ]
-    return "\n".join(lines)
 
 
 def cards(json_paths, models_dir="models"):

@@ -1,10 +1,7 @@
-"""Figures from arrays and run records; callers decide where to save them."""
+"""Figures from arrays and run records; callers decide where to save them (the entry
+scripts choose matplotlib's file-only backend, ferkit.cli.headless)."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def plot_history(history, title=None):

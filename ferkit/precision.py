@@ -1,9 +1,62 @@
-"""Precision: building models in mixed precision, and the float32 inference copy of a
-model for explaining and exporting it."""
+"""Precision: which one a run computes in on this machine, building models in it, and
+the float32 inference copy of a model for explaining, exporting, and predicting where
+bfloat16 is emulated."""
 
 import contextlib
+import weakref
+from typing import NamedTuple
 
 import keras
+
+from ferkit.machine import native_bfloat16_cpu, speed_flags
+
+EMULATED = (
+    "bfloat16 is emulated here, and trains about 10x slower than float32 "
+    "(--precision auto picks float32 on this machine)"
+)
+
+
+def _gpus():
+    import tensorflow as tf
+
+    return tf.config.list_physical_devices("GPU")
+
+
+def native_bfloat16():
+    """Whether the device that computes, the GPUs if any (compute capability 8.0 and
+    later: Ampere on) or else the CPU, computes bfloat16 natively."""
+    gpus = _gpus()
+    if not gpus:
+        return native_bfloat16_cpu()
+    import tensorflow as tf
+
+    details = [tf.config.experimental.get_device_details(g) for g in gpus]
+    return all(tuple(d.get("compute_capability") or (0, 0)) >= (8, 0) for d in details)
+
+
+class Choice(NamedTuple):
+    """A run's precision: what it computes in, whether the device computes bfloat16
+    natively, and the line that says why."""
+
+    used: str
+    native_bfloat16: bool
+    line: str
+
+
+def choose_precision(asked):
+    """The precision a run asked for ("auto", "float32" or "bfloat16") resolved on this
+    machine."""
+    native = native_bfloat16()
+    device = "the GPU" if _gpus() else "this CPU"
+    if asked == "auto":
+        if native:
+            how = f": {', '.join(speed_flags())}" if device == "this CPU" else ""
+            line = f"precision: bfloat16 ({device} computes it natively{how})"
+            return Choice("bfloat16", native, line)
+        return Choice("float32", native, f"precision: float32 ({device} has no native bfloat16)")
+    if asked == "bfloat16" and not native:
+        return Choice(asked, native, f"precision: bfloat16, as asked; warning: {EMULATED}")
+    return Choice(asked, native, f"precision: {asked}, as asked")
 
 
 @contextlib.contextmanager
@@ -58,6 +111,24 @@ def float32_copy(model, always=False):
     copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def inference_model(model):
+    """model itself, or its float32 copy where model computes in bfloat16 and this
+    machine only emulates it: the copy gives the same labels but for a few in a
+    thousand (bfloat16's own rounding) at float32's speed, not bfloat16's emulated one.
+    The copy is made once per model."""
+    if not isinstance(model, keras.Model) or not mixed_precision(model):
+        return model
+    if native_bfloat16():
+        return model
+    copy = _INFERENCE.get(model)
+    if copy is None:
+        copy = _INFERENCE[model] = float32_copy(model)
+    return copy
+
+
+_INFERENCE = weakref.WeakKeyDictionary()
 
 
 def frozen_copy(model):

@@ -11,8 +11,10 @@ import os
 import sys
 import tempfile
 
-# Quiet TensorFlow's C++ logging unless the user asked for it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+def quiet_native_logs():
+    """Quiets TensorFlow's C++ logging unless the user asked for it (before it loads)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _wanted():
@@ -59,6 +61,7 @@ def import_tensorflow_quietly():
     after the import, so the query happens here too."""
     if "tensorflow" in sys.modules:
         return
+    quiet_native_logs()
     with native_output_caught():
         import tensorflow as tf
 

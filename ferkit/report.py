@@ -9,12 +9,24 @@ import argparse
 from pathlib import Path
 
 from ferkit.record import read_record
+from ferkit.tables import accuracy_text, markdown_table
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-
-
-def accuracy_text(value):
-    return "-" if value is None else f"{value:.4f}"
+COLUMNS = (
+    "run",
+    "model",
+    "recipe",
+    "parameters",
+    "epochs (best)",
+    "val accuracy",
+    "public accuracy",
+    "public with --tta",
+    "public FER+ agreement",
+    "public ECE, raw -> calibrated (sampling noise)",
+    "patience",
+    "s/epoch",
+    "training time",
+)
 
 
 def ece_text(record):
@@ -47,13 +59,7 @@ def recipe_text(record):
 
 def results_table(json_paths):
     """A Markdown table: one row per saved run."""
-    rows = [
-        "| run | model | recipe | parameters | epochs (best) | val accuracy "
-        "| public accuracy | public with --tta | public FER+ agreement "
-        "| public ECE, raw -> calibrated (sampling noise) "
-        "| patience | s/epoch | training time |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    rows = []
     for path in sorted(json_paths):
         r = read_record(path)
         minutes = r["training_seconds"] / 60
@@ -74,8 +80,8 @@ def results_table(json_paths):
             r["seconds_per_epoch"] or "-",
             f"{minutes:.0f} min",
         ]
-        rows.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(rows)
+        rows.append(cells)
+    return "\n".join(markdown_table(COLUMNS, rows, numeric=range(3, len(COLUMNS))))
 
 
 def replace_table(text, table):

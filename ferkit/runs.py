@@ -56,7 +56,7 @@ def run_paths(model_path):
 def load_model(model_path):
     """Loads a .keras model (uncompiled), or an exported model (.tflite, .onnx, a SavedModel
     folder) on its own runtime; a missing or corrupt file is an InputError."""
-    from ferkit.deploy.runtimes import load_exported
+    from ferkit.runtimes import load_exported
 
     path = Path(model_path)
     if not path.exists():
@@ -76,12 +76,3 @@ def load_model(model_path):
     except Exception as err:  # noqa: BLE001 - the loaders raise many types for bad files
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(path, f"not a readable model ({reason[:120]})") from None
-
-
-def load_run(model_path):
-    """Returns (model, record) of a saved run."""
-    from ferkit.record import read_record
-
-    keras_path, json_path = run_paths(model_path)
-    model = load_model(keras_path)
-    return model, read_record(json_path)

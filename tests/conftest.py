@@ -1,6 +1,7 @@
 """Tiny generated FER CSVs and helpers shared by the tests."""
 
 import gzip
+import importlib.util
 import os
 from pathlib import Path
 
@@ -78,6 +79,16 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
 
 
+@pytest.fixture(autouse=True)
+def _float32_unless_asked(monkeypatch):
+    """Every test computes as on a CPU without native bfloat16: `--precision auto` trains
+    in float32, and bfloat16 models predict through their float32 copy. So the tests give
+    the same numbers on every CPU (bfloat16 rounds differently on each) and spend no time
+    in emulated bfloat16; the tests of bfloat16 ask for it by name. (Subprocesses get
+    `--precision float32`.)"""
+    monkeypatch.setattr("ferkit.precision.native_bfloat16", lambda: False)
+
+
 @pytest.fixture(scope="session")
 def shared_data(tmp_path_factory):
     """load_data(SHARED_DATA, labels=...), parsed once a session and shared: the tests
@@ -96,6 +107,16 @@ def shared_data(tmp_path_factory):
 
     return load
 
+
+# The deploy extra's runtimes and exporters (requirements.txt installs them): without them
+# the tests of exports and exported models skip, saying why.
+DEPLOY_MODULES = ("ai_edge_litert", "onnxruntime", "tf2onnx", "onnx")
+_missing_deploy = [m for m in DEPLOY_MODULES if importlib.util.find_spec(m) is None]
+needs_deploy = pytest.mark.skipif(
+    bool(_missing_deploy),
+    reason=f"{', '.join(_missing_deploy)} not installed: the exports' runtimes and "
+    "exporters come with `pip install -r requirements-deploy.txt`",
+)
 
 needs_shared = pytest.mark.skipif(
     not (SHARED_DATA / "train.csv.gz").exists(),

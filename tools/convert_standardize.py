@@ -15,10 +15,10 @@ import numpy as np
 
 from ferkit.cli import add_data_arg
 from ferkit.data import load_data
-from ferkit.deploy.predict import predict_probs
+from ferkit.evaluate import predict_probs
 from ferkit.models import standardize_layer
-from ferkit.record import write_record
-from ferkit.runs import load_run, run_paths, save_model_atomic
+from ferkit.record import load_run, write_record
+from ferkit.runs import run_paths, save_model_atomic
 
 MIN_AGREEMENT = 0.999
 

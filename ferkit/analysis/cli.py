@@ -65,7 +65,7 @@ class Context:
         return class_names_for(self.model.output_shape[-1])
 
     def model_predict(self, rows):
-        from ferkit.deploy.predict import predict_probs
+        from ferkit.evaluate import predict_probs
 
         return predict_probs(self.model, self.data.x_train[rows]).argmax(axis=1)
 
@@ -185,7 +185,7 @@ def _context(args):
             )
     import_tensorflow_quietly()
     model = load_model(keras_path)
-    from ferkit.deploy.predict import predict_probs
+    from ferkit.evaluate import predict_probs
 
     val_idx = np.asarray(record["split"]["val_indices"])
     val_pred = predict_probs(model, data.x_train[val_idx]).argmax(axis=1)

@@ -1,17 +1,8 @@
 """Gradient-ascent settings, importable without TensorFlow (for argparse defaults)."""
 
-import os
 from dataclasses import dataclass, replace
 
-# Caps every optimisation's steps (gradient ascent) and every epoch's training steps, so
-# tests stay fast; tf-keras-vis does the same under test.
-MAX_STEPS_ENV = "FERKIT_MAX_STEPS"
-
-
-def capped(steps):
-    """steps, or fewer where $FERKIT_MAX_STEPS says so."""
-    cap = os.environ.get(MAX_STEPS_ENV)
-    return min(steps, int(cap)) if cap else steps
+from ferkit.limits import capped
 
 
 @dataclass(frozen=True)

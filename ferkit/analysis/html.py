@@ -244,6 +244,19 @@ def _order(runs):
     return sorted(runs, key=lambda r: {"cnn": 0, "dnn": 1}.get(r, 2))
 
 
+def _no_figures(run, part):
+    """Why a part has no figures for a run: a fully connected model has no convolution
+    filters or feature maps to draw."""
+    if part in ("filters", "feature_maps"):
+        return [
+            f"<p>{_e(run)} has no convolution layers, so it has no {_e(PARTS_SHOWN[part])}.</p>"
+        ]
+    return []
+
+
+PARTS_SHOWN = {"filters": "filters to draw", "feature_maps": "feature maps to show"}
+
+
 def write_index(path, summary):
     """A self-contained page; images are referenced relative to it."""
     figures_dir = Path(path).parent
@@ -263,11 +276,11 @@ def write_index(path, summary):
                         continue
                     content += _architecture(run, numbers)
                     continue
+                shown = TEXT[part](numbers) if run == "cnn" and part in TEXT else []
+                shown += _figures(numbers) or _no_figures(run, part)
                 if run != "cnn" or anchor == "dnn":
                     content.append(f"<h3>{_e(run)}</h3>")
-                if run == "cnn" and part in TEXT:
-                    content += TEXT[part](numbers)
-                content += _figures(numbers)
+                content += shown
         if anchor == "dnn" and "compare" in summary:
             content += TEXT["table"](summary["compare"]["table"])
             content += _figures(summary["compare"]["table"])

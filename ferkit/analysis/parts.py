@@ -17,7 +17,7 @@ from ferkit.analysis.confusion import confusion_stats, text_report
 from ferkit.analysis.features import conv_layer_names
 from ferkit.analysis.features import feature_maps as layer_outputs
 from ferkit.analysis.saliency import METHODS, saliency_maps
-from ferkit.deploy.predict import predict_probs
+from ferkit.evaluate import predict_probs
 from ferkit.record import read_record
 
 
@@ -55,13 +55,8 @@ def confusion(ctx, args):
 def calibration(ctx, args):
     """Reliability diagrams of the model's probabilities (calibrated, if it stores a
     temperature) on the validation and public faces."""
-    from ferkit.calibration import (
-        calibration_stats,
-        logits_model,
-        reliability,
-        softmax,
-        temperature_of,
-    )
+    from ferkit.calibration import logits_model, softmax, temperature_of
+    from ferkit.evaluate import calibration_stats, reliability
 
     sets = {"validation": (ctx.data.x_train[ctx.val_idx], ctx.data.y_train[ctx.val_idx])}
     if ctx.data.has_public_labels:

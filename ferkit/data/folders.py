@@ -17,6 +17,7 @@ import numpy as np
 
 from ferkit import CLASS_NAMES, IMAGE_SIZE
 from ferkit.data.cache import cached, checksum_of
+from ferkit.data.dataset import FERData
 from ferkit.errors import InputError
 
 SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -100,7 +101,6 @@ def read_split(split, use_cache=True):
 def load_folders(path, use_cache=True):
     """A FERData from PATH/train/<class>/* and, if present, PATH/test/<class>/*, whose
     labels are all known and reported as "test"."""
-    from ferkit.data.load import FERData
 
     path = Path(path)
     y_train, x_train, _, train_digest = read_split(path / "train", use_cache)
@@ -119,5 +119,6 @@ def load_folders(path, use_cache=True):
         source=str(path),
         files=files,
         test_names=tuple(names),
+        layout="folders",
         labelled_part="test",
     )

@@ -5,12 +5,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ferkit.cli import add_data_arg, parser
+from ferkit.cli import add_data_arg, command_line, parser
 from ferkit.data import load_data
 from ferkit.data.labels import with_ferplus_labels
 from ferkit.errors import InputError, exit_on_input_error
+from ferkit.evaluate import run_measures
 from ferkit.quiet import import_tensorflow_quietly
-from ferkit.report import accuracy_text
+from ferkit.record import (
+    SCHEMA_VERSION,
+    data_entry,
+    lineage_cost,
+    load_run,
+    portable_path,
+    versions,
+    write_record,
+)
+from ferkit.runs import save_model_atomic
+from ferkit.tables import accuracy_text
 
 
 def build_parser():
@@ -39,8 +50,6 @@ def ensemble_main(argv=None):
     data = load_data(args.data)
     import_tensorflow_quietly()
     from ferkit.deploy.ensemble import build_ensemble, fer2013_view
-    from ferkit.record import lineage_cost, write_record
-    from ferkit.runs import load_run, save_model_atomic
 
     paths = list(args.members)
     runs = [load_run(m) for m in paths]
@@ -65,7 +74,8 @@ def ensemble_main(argv=None):
         data = with_ferplus_labels(data, modes[0], args.ferplus)
         members = [m for m, _ in runs]
     model = build_ensemble(members, name=args.name)
-    record = ensemble_record(model, [r for _, r in runs], paths, data, args.name)
+    command = command_line("ensemble.py", argv)
+    record = ensemble_record(model, [r for _, r in runs], paths, data, args.name, command)
     for member in record["members"] + [record]:
         print(
             f"{member['name']:>12}: val accuracy {accuracy_text(member['val_accuracy'])}, "
@@ -79,23 +89,13 @@ def ensemble_main(argv=None):
     return record
 
 
-def ensemble_record(model, records, paths, data, name):
+def ensemble_record(model, records, paths, data, name, command=None):
     """The ensemble's JSON record, in the shape of a training run's."""
     from ferkit.models import count_params
-    from ferkit.record import (
-        SCHEMA_VERSION,
-        finished_measures,
-        portable_path,
-        predicted_accuracies,
-        predictions,
-        versions,
-    )
 
     split = records[0]["split"]
-    val = np.asarray(split["val_indices"], dtype=int)
-    predicted = predictions(model, data, val)
-    val_acc, public_acc = predicted_accuracies(predicted)
-    return {
+    measures = run_measures(model, data, np.asarray(split["val_indices"], dtype=int))
+    record = {
         "schema": SCHEMA_VERSION,
         "name": name,
         "model": "ensemble",
@@ -103,24 +103,26 @@ def ensemble_record(model, records, paths, data, name):
         "labels": data.labels,
         "finished": True,
         "config": {"recipe": "ensemble", "members": [portable_path(p) for p in paths]},
+        "command": command,
         "members": [
             {k: r.get(k) for k in ("name", "model", "val_accuracy", "public_accuracy")}
             | {"recipe": r["config"].get("recipe") or "reference"}
             for r in records
         ],
         "params": count_params(model),
-        "val_accuracy": val_acc,
-        "public_accuracy": public_acc,
+        "val_accuracy": measures.pop("val_accuracy"),
+        "public_accuracy": measures.pop("public_accuracy"),
         "best_epoch": None,
         "epochs_run": sum(r["epochs_run"] for r in records),
         "training_seconds": round(sum(r["training_seconds"] for r in records), 1),
         "seconds_per_epoch": None,
         "history": [],
         "split": split,
-        "data": records[0]["data"],
+        "data": data_entry(data),
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    } | finished_measures(model, data, val, predicted)
+    }
+    return record | measures
 
 
 def _split_key(record):

@@ -51,8 +51,8 @@ def export_main(argv=None):
     import_tensorflow_quietly()
     from ferkit.data.labels import scored_for
     from ferkit.deploy.export import export_onnx, export_savedmodel, export_tflite
-    from ferkit.deploy.predict import predict_probs
-    from ferkit.precision import float32_copy, mixed_precision
+    from ferkit.evaluate import predict_probs
+    from ferkit.precision import float32_copy, mixed_precision, native_bfloat16
     from ferkit.quiet import native_output_caught
     from ferkit.runs import load_model
 
@@ -87,12 +87,14 @@ def export_main(argv=None):
     part = data.labelled_part
     print(f"{part} accuracy: keras {np.mean(saved == y):.4f}, exported {np.mean(copy == y):.4f}")
     line = f"identical labels on {len(y)} {part} faces: {agreement:.2%}"
-    if mixed:
+    if mixed and native_bfloat16():
         # The export computes in float32; the mixed precision's own rounding flips a few.
         line += (
             f" of the Keras model in float32 ({np.mean(saved == copy):.2%} of the saved "
             f"model in {mixed})"
         )
+    elif mixed:
+        line += f" of the Keras model in float32 ({mixed} is emulated here; it predicts so too)"
     print(line)
     needed = MIN_AGREEMENT_INT8 if args.quantize == "int8" else MIN_AGREEMENT
     if agreement < needed:
@@ -105,7 +107,7 @@ def _needs(module, out):
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        from ferkit.deploy.runtimes import DEPLOY_REQUIREMENTS
+        from ferkit.runtimes import DEPLOY_REQUIREMENTS
 
         raise InputError(out, f"this export needs {module}: {DEPLOY_REQUIREMENTS}")
 

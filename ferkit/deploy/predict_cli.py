@@ -95,7 +95,8 @@ def _load(path):
 
 
 def predict_dataset(args):
-    from ferkit.deploy.predict import known_accuracies, predict_probs, probs_csv, write_submission
+    from ferkit.deploy.predict import known_accuracies, probs_csv, write_submission
+    from ferkit.evaluate import predict_probs
     from ferkit.runs import atomic_write_text
 
     data = load_data(args.data)
@@ -131,7 +132,7 @@ def predict_photos(args, model):
         read_image,
         result_rows,
     )
-    from ferkit.deploy.predict import predict_probs
+    from ferkit.evaluate import predict_probs
     from ferkit.runs import atomic_write_text
 
     out = Path(args.out or "predictions")
@@ -173,7 +174,7 @@ def webcam(model, args):
     import cv2
 
     from ferkit.deploy.photos import annotate, cascade, faces_in_image
-    from ferkit.deploy.predict import predict_probs
+    from ferkit.evaluate import predict_probs
 
     camera = cv2.VideoCapture(0)
     if not camera.isOpened():

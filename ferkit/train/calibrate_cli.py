@@ -1,9 +1,14 @@
 """calibrate.py: temperature scaling of saved runs, stored inside their model files."""
 
+import numpy as np
+
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
 from ferkit.errors import InputError, exit_on_input_error
+from ferkit.evaluate import tta_measures
 from ferkit.quiet import import_tensorflow_quietly
+from ferkit.record import load_run, write_record
+from ferkit.runs import run_paths, save_model_atomic
 
 
 def build_parser():
@@ -39,8 +44,6 @@ def calibrate_saved(path, data, tta=True):
     """Calibrates the saved run at path in place: its model and its record (whose TTA
     accuracies are measured again, since averaging calibrated views can move a label)."""
     from ferkit.calibration import calibrate_run
-    from ferkit.record import tta_measures, write_record
-    from ferkit.runs import load_run, run_paths, save_model_atomic
 
     model, record = load_run(path)
     data.check_trained_on(record, path)
@@ -57,8 +60,6 @@ def calibrate_saved(path, data, tta=True):
     # they are.
     changed = calibrated is not model
     if tta and "tta" in record and changed:
-        import numpy as np
-
         record.update(tta_measures(calibrated, data, np.asarray(record["split"]["val_indices"])))
     keras_path, json_path = run_paths(path)
     if changed:

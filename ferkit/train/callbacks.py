@@ -1,20 +1,20 @@
 """The Keras callbacks the trainer adds to Keras's own: a progress line per epoch, a
-snapshot of the best model so far, and early stopping that survives a restart."""
+snapshot of the best model so far, and early stopping that survives a restart.
+
+The public faces are not scored here: a run reports them once, when it has finished,
+so that no number that must never steer a choice is shown while it trains."""
 
 import time
 
+import keras
 import numpy as np
 
-from ferkit.record import accuracy
 
-
-def epoch_log_callback(model, public_x, public_y, prior_seconds, total_epochs, out, log_lr=False):
-    """A progress line per epoch; model: the one trained, whose public accuracy it gives
-    (fit() may run a wrapper around it)."""
-    import keras
+def epoch_log_callback(prior_seconds, total_epochs, out, log_lr=False):
+    """A progress line per epoch, with the epoch's time and, with log_lr, the rate."""
 
     class EpochLog(keras.callbacks.Callback):
-        """Adds timing and public accuracy to the logs, prints one line per epoch."""
+        """Adds timing to the logs, prints one line per epoch."""
 
         def on_train_begin(self, logs=None):
             self.start = time.perf_counter()
@@ -24,8 +24,6 @@ def epoch_log_callback(model, public_x, public_y, prior_seconds, total_epochs, o
 
         def on_epoch_end(self, epoch, logs=None):
             logs["epoch_seconds"] = time.perf_counter() - self.epoch_start
-            if len(public_x):
-                logs["public_accuracy"] = accuracy(model, public_x, public_y)
             logs["wall_seconds"] = prior_seconds + time.perf_counter() - self.start
             if log_lr:  # the rate the next step will use
                 lr = self.model.optimizer.learning_rate
@@ -35,8 +33,6 @@ def epoch_log_callback(model, public_x, public_y, prior_seconds, total_epochs, o
                 f"loss {logs['loss']:.4f}  acc {logs['accuracy']:.4f}  "
                 f"val_acc {logs['val_accuracy']:.4f}"
             )
-            if "public_accuracy" in logs:
-                line += f"  public_acc {logs['public_accuracy']:.4f}"
             if log_lr:
                 line += f"  lr {logs['learning_rate']:.3g}"
             print(line, file=out, flush=True)
@@ -45,8 +41,6 @@ def epoch_log_callback(model, public_x, public_y, prior_seconds, total_epochs, o
 
 
 def snapshot_callback(save, read_history, best_so_far):
-    import keras
-
     class Snapshot(keras.callbacks.Callback):
         """Keeps models/NAME.keras and .json at the best epoch so far: an unfinished run
         is usable, and its numbers visible, while it trains or after it was stopped."""
@@ -61,8 +55,6 @@ def snapshot_callback(save, read_history, best_so_far):
 
 
 def resumable_early_stopping(patience, history):
-    import keras
-
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         """EarlyStopping that remembers the best epoch of the run before a restart."""
 

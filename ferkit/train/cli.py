@@ -3,11 +3,11 @@
 import argparse
 import sys
 
-from ferkit.cli import add_data_arg, parser
+from ferkit.cli import add_data_arg, command_line, parser
 from ferkit.data import load_data
 from ferkit.errors import exit_on_input_error
 from ferkit.quiet import import_tensorflow_quietly
-from ferkit.train.config import TrainConfig
+from ferkit.train.config import PRECISIONS, TrainConfig
 from ferkit.train.distribute import KINDS, tf_config_problem
 
 
@@ -47,6 +47,23 @@ def train_parser(model_name):
         help="stop after N epochs without a better val accuracy",
     )
     p.add_argument("--models-dir", default=d.models_dir)
+    p.add_argument("--figures-dir", default="figures")
+    _add_source_args(p, d)
+    _add_schedule_args(p)
+    _add_recipe_args(p, model_name)
+    p.add_argument(
+        "--distribute",
+        choices=KINDS,
+        help="mirrored: MirroredStrategy over all GPUs (or the --cpu-devices); multiworker: "
+        "MultiWorkerMirroredStrategy over the cluster in TF_CONFIG, every worker running "
+        "the same command; --batch-size is the global batch",
+    )
+    p.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices")
+    return p
+
+
+def _add_source_args(p, d):
+    """The saved runs a run builds on, and the labels it learns."""
     p.add_argument(
         "--init-from",
         metavar="MODEL",
@@ -76,7 +93,20 @@ def train_parser(model_name):
         help="the teacher labels every augmented view the student trains on, each step, "
         "instead of each plain face once (with --teacher; slower steps)",
     )
-    p.add_argument("--figures-dir", default="figures")
+    p.add_argument(
+        "--labels",
+        choices=("fer2013", "ferplus-majority", "ferplus-votes"),
+        default="fer2013",
+        help="FER2013's labels, or Microsoft's FER+ relabelling (8 classes, contempt added): "
+        "its majority vote, or its vote distribution",
+    )
+    p.add_argument(
+        "--ferplus", metavar="PATH", help="the FER+ file (default: fer2013new.csv beside the data)"
+    )
+
+
+def _add_schedule_args(p):
+    """How long a run lasts, and what it does once finished."""
     p.add_argument(
         "--budget-minutes",
         type=float,
@@ -90,26 +120,6 @@ def train_parser(model_name):
         help="after training, fit a temperature on the validation faces and store it in the "
         "model (calibrated probabilities; calibrate.py does it for saved runs)",
     )
-    p.add_argument(
-        "--labels",
-        choices=("fer2013", "ferplus-majority", "ferplus-votes"),
-        default="fer2013",
-        help="FER2013's labels, or Microsoft's FER+ relabelling (8 classes, contempt added): "
-        "its majority vote, or its vote distribution",
-    )
-    p.add_argument(
-        "--ferplus", metavar="PATH", help="the FER+ file (default: fer2013new.csv beside the data)"
-    )
-    _add_recipe_args(p, model_name)
-    p.add_argument(
-        "--distribute",
-        choices=KINDS,
-        help="mirrored: MirroredStrategy over all GPUs (or the --cpu-devices); multiworker: "
-        "MultiWorkerMirroredStrategy over the cluster in TF_CONFIG, every worker running "
-        "the same command; --batch-size is the global batch",
-    )
-    p.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices")
-    return p
 
 
 def _add_recipe_args(p, model_name):
@@ -160,9 +170,11 @@ def _add_recipe_args(p, model_name):
     )
     g.add_argument(
         "--precision",
-        choices=("float32", "bfloat16"),
+        choices=PRECISIONS,
         default=hide,
-        help="bfloat16: Keras mixed precision (fast on CPUs with AMX/AVX512-BF16) (float32)",
+        help="bfloat16: Keras mixed precision, fast where the CPU has AMX or AVX512-BF16 "
+        "and ten times slower where it has neither; auto picks it only where it is native "
+        f"({d.precision})",
     )
 
 
@@ -283,7 +295,8 @@ def train_main(model_name, argv=None):
         flush=True,
     )
     try:
-        record = train(builder_for(config), data, config, strategy=strategy)
+        command = command_line(f"train_{model_name}.py", argv)
+        record = train(builder_for(config), data, config, strategy=strategy, command=command)
     except KeyboardInterrupt:
         print(f"\ninterrupted: run the same command again to resume {config.name}", file=sys.stderr)
         sys.exit(130)

@@ -3,6 +3,9 @@ without loading Keras."""
 
 from dataclasses import dataclass
 
+# What --precision takes; auto picks bfloat16 where the device computes it natively.
+PRECISIONS = ("auto", "float32", "bfloat16")
+
 # Settings that must match for an interrupted run to be resumed.
 RESUME_KEYS = (
     "model",
@@ -58,7 +61,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     mixup: float = 0.0
     class_weight: str = "none"
-    precision: str = "float32"
+    # auto: bfloat16 where the device computes it natively, float32 elsewhere; the
+    # record states what it resolved to.
+    precision: str = "auto"
     recipe: str | None = None
     labels: str = "fer2013"  # or ferplus-majority, ferplus-votes
     # Size the run to this many minutes instead of `epochs` (then only a ceiling).

@@ -6,6 +6,7 @@ rotated face with a patch erased); a target computed on the view does."""
 
 import keras
 
+from ferkit.precision import inference_model
 from ferkit.runs import load_model, run_paths
 
 
@@ -59,4 +60,5 @@ class ConsistentTeacher(keras.Model):
 def consistent_teacher(student, teacher, weight):
     """The model to fit: student taught on every view by the saved run teacher, once
     teacher_record() has found it fit to teach this run."""
-    return ConsistentTeacher(student, load_model(run_paths(teacher)[0]), weight, name="consistent")
+    teacher_model = inference_model(load_model(run_paths(teacher)[0]))
+    return ConsistentTeacher(student, teacher_model, weight, name="consistent")

@@ -16,7 +16,7 @@ def teacher_probs(model, x, batch_size=512, tta=False):
     """The teacher's probabilities, averaged over each face and its mirror image, or with
     `tta` over every test-time view of predict --tta (up to 16: one pass over the
     training faces each)."""
-    from ferkit.deploy.predict import predict_probs, tta_views
+    from ferkit.evaluate import predict_probs, tta_views
 
     if tta:
         return predict_probs(model, x, batch_size, tta=True)

@@ -231,3 +231,17 @@ def test_compare_draws_a_run_after_the_one_it_started_from(tmp_path):
     assert [h["wall_seconds"] for h in joined["history"]] == [10, 20, 30, 40, 50]
     row = compare_rows([joined])[0]
     assert row["epochs"] == 5 and row["training_minutes"] == pytest.approx(50 / 60)
+
+
+def test_the_page_says_why_the_dnn_has_no_filters(tmp_path):
+    """A sentence, not an empty heading, where a fully connected model has nothing to draw."""
+    from ferkit.analysis.html import write_index
+
+    empty = {"figures": [], "seconds": 0.0}
+    summary = {"dnn": {"filters": {**empty, "config": {}}, "feature_maps": {**empty, "layers": {}}}}
+    write_index(tmp_path / "index.html", summary)
+    page = (tmp_path / "index.html").read_text()
+    assert "<h3>dnn</h3><p>dnn has no convolution layers, so it has no filters to draw" in (
+        page.replace("\n", "")
+    )
+    assert "dnn has no convolution layers, so it has no feature maps to show" in page

@@ -9,8 +9,8 @@ from conftest import write_homework
 from ferkit.augment import trained_with
 from ferkit.data import load_data
 from ferkit.deploy.ensemble_cli import ensemble_main
-from ferkit.deploy.predict import predict_probs
 from ferkit.deploy.predict_cli import predict_main
+from ferkit.evaluate import predict_probs
 from ferkit.report import results_table
 from ferkit.runs import load_model
 from ferkit.train.cli import train_main

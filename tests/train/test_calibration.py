@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 from conftest import write_homework
 
-from ferkit.calibration import (
-    ece_floor,
-    expected_calibration_error,
-    fit_temperature,
-    negative_log_likelihood,
-    temperature_of,
-    with_temperature,
-)
+from ferkit.calibration import ece_floor, fit_temperature, temperature_of, with_temperature
+from ferkit.evaluate import expected_calibration_error, negative_log_likelihood
 
 
 def _softmax(z):
@@ -101,9 +95,13 @@ def test_calibrate_py_stores_the_temperature_and_records_it(tmp_path, capsys):
     calibrate_main([str(tmp_path / "m" / "cnn.keras"), "--data", str(tmp_path / "d")])
     assert "cnn: temperature" in capsys.readouterr().out
     record = json.loads((tmp_path / "m" / "cnn.json").read_text())
-    # The card's command makes the same file: the trainer's --calibrate fits the same.
-    assert "--calibrate" not in train_command(raw)
-    assert train_command(record) == train_command(raw) + " --calibrate"
+    # The card gives the command that ran, then the one that calibrated it: the
+    # trainer's --calibrate would have fitted the same.
+    assert train_command(raw) == raw["command"] and "--calibrate" not in raw["command"]
+    assert record["command"] == raw["command"]
+    assert train_command(record) == (
+        f"{raw['command']}`, then `python calibrate.py models/cnn.keras"
+    )
     c = record["calibration"]
     assert c["fitted_on"] == "val" and c["bins"] == 15
     assert set(c["val"]) == set(c["public"]) == {"before", "after", "ece_floor"}

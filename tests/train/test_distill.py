@@ -53,7 +53,7 @@ def test_refuses_a_teacher_that_saw_the_validation_faces(teacher, capsys):
 
 
 def test_teacher_tta_averages_every_test_time_view(teacher):
-    from ferkit.deploy.predict import predict_probs
+    from ferkit.evaluate import predict_probs
     from ferkit.runs import load_model
 
     data_dir, m = teacher

@@ -31,7 +31,9 @@ data = load_data(sys.argv[2])
 weights = {}
 for kind in ("mirrored", None):
     strategy = make_strategy(kind)
-    config = TrainConfig(name=str(kind), epochs=3, batch_size=64, models_dir=sys.argv[3])
+    config = TrainConfig(
+        name=str(kind), epochs=3, batch_size=64, models_dir=sys.argv[3], precision="float32"
+    )
     record = train(builder, data, config, strategy=strategy)
     model = tf.keras.models.load_model(f"{sys.argv[3]}/{kind}.keras")
     weights[kind] = [w.numpy() for w in model.weights]
@@ -72,7 +74,9 @@ from ferkit.train.loop import train
 # As above: no dropout and one batch per epoch, so the sharded run computes the same thing.
 builder = functools.partial(build_cnn, conv_dropout=(0, 0, 0), head_dropout=(0, 0, 0))
 strategy = make_strategy("multiworker" if "TF_CONFIG" in os.environ else None)
-config = TrainConfig(name="run", epochs=3, batch_size=64, models_dir=sys.argv[3])
+config = TrainConfig(
+    name="run", epochs=3, batch_size=64, models_dir=sys.argv[3], precision="float32"
+)
 record = train(builder, load_data(sys.argv[2]), config, strategy=strategy)
 keep = ("strategy", "val_accuracy", "public_accuracy")
 summary = {k: record[k] for k in keep} | {"loss": [h["loss"] for h in record["history"]]}

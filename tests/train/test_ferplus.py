@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import write_ferplus, write_homework
+from conftest import needs_deploy, write_ferplus, write_homework
 
 from ferkit.train.cli import train_main
 
@@ -51,7 +51,7 @@ def test_a_votes_run_has_eight_classes_and_starts_from_a_fer2013_run(ferplus_run
     assert model.output_shape[-1] == 8
     # Validation measured as public is: against the majority, where the votes have one.
     from ferkit.data import load_data
-    from ferkit.deploy.predict import predict_probs
+    from ferkit.evaluate import predict_probs
 
     data = load_data(ferplus_run / "d", labels="ferplus-majority")
     y = data.y_train[record["split"]["val_indices"]]
@@ -74,6 +74,7 @@ def test_a_majority_step_runs(tmp_path):
     assert record["labels"] == "ferplus-majority" and len(record["class_names"]) == 8
 
 
+@needs_deploy
 def test_every_consumer_takes_an_eight_class_model(ferplus_run, tmp_path, capsys):
     from ferkit.analysis.cli import analyze_main
     from ferkit.cards import card
@@ -154,7 +155,7 @@ def test_a_ferplus_run_joins_an_ensemble_through_its_fer2013_view(ferplus_run, t
 def test_ferplus_runs_alone_make_an_eight_class_ensemble(ferplus_run, tmp_path):
     from ferkit.data import load_data
     from ferkit.deploy.ensemble_cli import ensemble_main
-    from ferkit.deploy.predict import predict_probs
+    from ferkit.evaluate import predict_probs
     from ferkit.runs import load_model
 
     m, d = ferplus_run / "m", ferplus_run / "d"

@@ -16,6 +16,47 @@ from ferkit.train.cli import train_main
 from ferkit.train.resume import RunDir
 
 
+def test_public_faces_are_scored_once_when_the_run_has_ended(tmp_path, monkeypatch):
+    """Never during training: the progress line, the per-epoch logs and the snapshots of
+    the best model so far leave public alone, and the finished run scores it once."""
+    import io
+
+    import keras
+
+    from ferkit import evaluate
+    from ferkit.data import load_data
+    from ferkit.models import build_cnn
+    from ferkit.train import loop
+    from ferkit.train.config import TrainConfig
+
+    write_homework(tmp_path / "d", n_public=13)
+    data = load_data(tmp_path / "d")
+    public = data.public_faces[0]
+    ended, scored, finishing = [], [], []
+
+    def spy_predict(model, x, *args, real=evaluate.predict_probs, **kwargs):
+        if len(x) == len(public) and np.array_equal(x, public):
+            scored.append(bool(ended))
+        return real(model, x, *args, **kwargs)
+
+    def spy_measures(*args, real=loop.run_measures):
+        finishing.append(bool(ended))
+        return real(*args)
+
+    class End(keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            ended.append(True)
+
+    monkeypatch.setattr(evaluate, "predict_probs", spy_predict)
+    monkeypatch.setattr(loop, "run_measures", spy_measures)
+    config = TrainConfig(epochs=3, models_dir=str(tmp_path / "m"))
+    record = loop.train(build_cnn, data, config, out=io.StringIO(), extra_callbacks=[End()])
+    assert finishing == [True]  # one scoring of the finished run
+    assert scored and all(scored)  # the public faces only then
+    assert all("public_accuracy" not in h for h in record["history"])
+    assert record["public_accuracy"] is not None
+
+
 def test_two_epoch_run_writes_model_json_and_figure(tmp_path, capsys):
     write_homework(tmp_path / "d")
     argv = ["--data", str(tmp_path / "d"), "--epochs", "2", "--name", "tiny"]
@@ -23,14 +64,18 @@ def test_two_epoch_run_writes_model_json_and_figure(tmp_path, capsys):
     record = train_main("cnn", argv)
     out = capsys.readouterr().out
     assert "trainable parameters: cnn 310,743, dnn 310,807" in out
-    assert "epoch 2/2" in out and "public_acc" in out
+    assert "epoch 2/2" in out and "public_acc" not in out  # public: once, at the end
+    assert "precision: float32" in out
     assert (tmp_path / "m" / "tiny.keras").stat().st_size > 100_000
     assert (tmp_path / "f" / "tiny_history.png").read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "m" / "tiny.json").read_text())
     assert saved == json.loads(json.dumps(record))
     assert [h["epoch"] for h in saved["history"]] == [1, 2]
-    for key in ["val_accuracy", "public_accuracy", "epoch_seconds", "wall_seconds", "loss"]:
+    for key in ["val_accuracy", "epoch_seconds", "wall_seconds", "loss"]:
         assert key in saved["history"][-1]
+    assert "public_accuracy" not in saved["history"][-1]
+    assert saved["command"].startswith("python train_cnn.py --data ")
+    assert saved["data"]["layout"] == "homework" and "source" not in saved["data"]
     assert saved["params"] == 310_743 and saved["config"]["batch_size"] == 128
     assert saved["data"]["fingerprint"] and saved["versions"]["tensorflow"]
     assert len(saved["split"]["val_indices"]) == 7  # 10% of 70, stratified
@@ -67,6 +112,7 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path):
     write_homework(tmp_path / "d", n_train=140)
     cmd = [sys.executable, str(ROOT / "train_dnn.py"), "--data", str(tmp_path / "d")]
     cmd += ["--epochs", "40", "--name", "r", "--models-dir", "m", "--figures-dir", "f"]
+    cmd += ["--precision", "float32"]
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     meta = tmp_path / "m" / "r.run" / "backup" / "training_metadata.json"
     proc = subprocess.Popen(

@@ -9,7 +9,7 @@ import pytest
 
 from ferkit import ARCHITECTURES
 from ferkit.augment import parse_augment
-from ferkit.deploy.predict import predict_probs, tta_views
+from ferkit.evaluate import predict_probs, tta_views
 from ferkit.models import BUILDERS, count_params
 from ferkit.train.cli import train_main
 from ferkit.train.config import TrainConfig
