@@ -5,11 +5,13 @@ in a `logits` Dense layer followed by a `probs` softmax, and names every layer s
 analysis code can address them.
 """
 
+import functools
+
 import keras
 from keras import layers, ops
 
 from ferkit import IMAGE_SIZE, NUM_CLASSES
-from ferkit.augment import augmentation_layers
+from ferkit.augment import augmentation_layers, parse_augment
 
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 
@@ -223,9 +225,6 @@ BUILDERS = {
 
 def builder_for(config):
     """The builder of a TrainConfig's model, with its augmentation."""
-    import functools
-
-    from ferkit.augment import parse_augment
 
     return functools.partial(
         BUILDERS[config.model],

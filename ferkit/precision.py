@@ -7,6 +7,7 @@ import weakref
 from typing import NamedTuple
 
 import keras
+import tensorflow as tf
 
 from ferkit.machine import native_bfloat16_cpu, speed_flags
 
@@ -17,8 +18,6 @@ EMULATED = (
 
 
 def _gpus():
-    import tensorflow as tf
-
     return tf.config.list_physical_devices("GPU")
 
 
@@ -28,7 +27,6 @@ def native_bfloat16():
     gpus = _gpus()
     if not gpus:
         return native_bfloat16_cpu()
-    import tensorflow as tf
 
     details = [tf.config.experimental.get_device_details(g) for g in gpus]
     return all(tuple(d.get("compute_capability") or (0, 0)) >= (8, 0) for d in details)

@@ -8,6 +8,7 @@ models/README.md` writes the model cards (ferkit.cards).
 import argparse
 from pathlib import Path
 
+from ferkit.cards import cards
 from ferkit.record import read_record
 from ferkit.tables import accuracy_text, markdown_table
 
@@ -99,8 +100,6 @@ def main(argv=None):
     args = p.parse_args(argv)
     table = results_table(Path(args.models_dir).glob("*.json"))
     if args.cards:
-        from ferkit.cards import cards
-
         Path(args.cards).write_text(cards(Path(args.models_dir).glob("*.json"), args.models_dir))
     if args.update:
         readme = Path(args.update)

@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from ferkit import class_names_for
+from ferkit.analysis.config import AscentConfig
+from ferkit.analysis.html import write_index
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
 from ferkit.errors import InputError, exit_on_input_error
+from ferkit.evaluate import predict_probs
 from ferkit.quiet import import_tensorflow_quietly
 from ferkit.record import read_record
 from ferkit.runs import load_model, run_paths, write_json
@@ -65,14 +68,10 @@ class Context:
         return class_names_for(self.model.output_shape[-1])
 
     def model_predict(self, rows):
-        from ferkit.evaluate import predict_probs
-
         return predict_probs(self.model, self.data.x_train[rows]).argmax(axis=1)
 
 
 def build_parser():
-    from ferkit.analysis.config import AscentConfig
-
     d = AscentConfig()
     p = parser("Explain a trained model: confusion matrix, saliency, filters, class images.")
     p.add_argument("--model", default="models/cnn.keras", help="saved model (its .json beside it)")
@@ -154,8 +153,6 @@ def analyze_main(argv=None):
         print(f"[{part}] {numbers['seconds']:.1f}s, {len(entries)} figure(s)", flush=True)
     write_json(summary_path, summary)
     if args.all:
-        from ferkit.analysis.html import write_index
-
         write_index(figures / "index.html", summary)
         print(f"wrote {figures / 'index.html'}")
     return summary
@@ -185,7 +182,6 @@ def _context(args):
             )
     import_tensorflow_quietly()
     model = load_model(keras_path)
-    from ferkit.evaluate import predict_probs
 
     val_idx = np.asarray(record["split"]["val_indices"])
     val_pred = predict_probs(model, data.x_train[val_idx]).argmax(axis=1)

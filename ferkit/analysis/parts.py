@@ -1,5 +1,7 @@
 """The parts of analyze.py: each returns (numbers for summary.json, [(file, Figure, caption)])."""
 
+from pathlib import Path
+
 import numpy as np
 
 from ferkit.analysis import figures
@@ -11,14 +13,20 @@ from ferkit.analysis.ascent import (
     high_frequency_share,
     noise_images,
 )
-from ferkit.analysis.compare import compare_rows, format_rows
+from ferkit.analysis.compare import compare_rows, format_rows, with_lineage
 from ferkit.analysis.config import ascent_config
 from ferkit.analysis.confusion import confusion_stats, text_report
 from ferkit.analysis.features import conv_layer_names
 from ferkit.analysis.features import feature_maps as layer_outputs
 from ferkit.analysis.saliency import METHODS, saliency_maps
-from ferkit.evaluate import predict_probs
+from ferkit.calibration import logits_model, softmax, temperature_of
+from ferkit.data.labels import FERPLUS_CLASSES, ferplus_file, process, read_ferplus
+from ferkit.errors import InputError
+from ferkit.evaluate import calibration_stats, predict_probs, reliability, scored_parts
 from ferkit.record import read_record
+
+# The scored parts of a dataset (ferkit.evaluate.scored_parts) as figures name them.
+PART_NAMES = {"val": "validation", "public": "public"}
 
 
 def _stats_json(stats):
@@ -33,10 +41,9 @@ def _stats_json(stats):
 
 
 def confusion(ctx, args):
-    y_val = ctx.data.y_train[ctx.val_idx]
-    sets = {"validation": (y_val, ctx.val_pred)}
-    if ctx.data.has_public_labels:
-        faces, labels = ctx.data.public_faces
+    sets = {"validation": (ctx.data.y_train[ctx.val_idx], ctx.val_pred)}
+    if "public" in (parts := scored_parts(ctx.data, ctx.val_idx)):
+        faces, labels = parts["public"]
         sets["public"] = (labels, predict_probs(ctx.model, faces).argmax(axis=1))
     numbers, figs = {}, []
     for name, (y_true, y_pred) in sets.items():
@@ -55,12 +62,8 @@ def confusion(ctx, args):
 def calibration(ctx, args):
     """Reliability diagrams of the model's probabilities (calibrated, if it stores a
     temperature) on the validation and public faces."""
-    from ferkit.calibration import logits_model, softmax, temperature_of
-    from ferkit.evaluate import calibration_stats, reliability
-
-    sets = {"validation": (ctx.data.x_train[ctx.val_idx], ctx.data.y_train[ctx.val_idx])}
-    if ctx.data.has_public_labels:
-        sets["public"] = ctx.data.public_faces
+    parts = scored_parts(ctx.data, ctx.val_idx)
+    sets = {PART_NAMES[k]: faces for k, faces in parts.items()}
     t = temperature_of(ctx.model)
     to_logits = logits_model(ctx.model)
     numbers, figs = {"temperature": t}, []
@@ -105,9 +108,6 @@ def label_noise(ctx, args):
     """The validation faces the model finds least likely under their FER2013 label, with
     its prediction and, where the FER+ file is present, the ten annotators' votes; and
     the share of validation errors where the model agrees with the FER+ majority."""
-    from ferkit.data.labels import FERPLUS_CLASSES, ferplus_file, process, read_ferplus
-    from ferkit.errors import InputError
-
     x, y = ctx.data.x_train[ctx.val_idx], ctx.data.y_train[ctx.val_idx]
     probs = predict_probs(ctx.model, x)
     loss = -np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12))
@@ -282,9 +282,6 @@ def feature_maps(ctx, args):
 
 
 def compare(ctx, args):
-    from pathlib import Path
-
-    from ferkit.analysis.compare import with_lineage
 
     # A run started from another is drawn after it, epochs and time accumulated.
     records = [with_lineage(read_record(path), Path(path).parent) for path in args.compare_runs]

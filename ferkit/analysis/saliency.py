@@ -6,7 +6,12 @@ classes' scores do not leak into the map.
 
 import warnings
 
+import keras
 import numpy as np
+from tf_keras_vis.gradcam import Gradcam
+from tf_keras_vis.saliency import Saliency
+from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+from tf_keras_vis.utils.scores import CategoricalScore
 
 METHODS = ("saliency", "smoothgrad", "gradcam")
 
@@ -22,11 +27,6 @@ def saliency_maps(model, x, classes, method="saliency", smooth_samples=20, smoot
             noisy copies) or "gradcam" (last conv layer's gradient-weighted activations).
         smooth_samples, smooth_noise: SmoothGrad's copies and noise (share of 0-255).
     """
-    from tf_keras_vis.gradcam import Gradcam
-    from tf_keras_vis.saliency import Saliency
-    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
-    from tf_keras_vis.utils.scores import CategoricalScore
-
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     x = np.asarray(x, np.float32)
@@ -48,7 +48,5 @@ def saliency_maps(model, x, classes, method="saliency", smooth_samples=20, smoot
 
 
 def last_conv_layer(model):
-    import keras
-
     convs = [la.name for la in model.layers if isinstance(la, keras.layers.Conv2D)]
     return convs[-1] if convs else None

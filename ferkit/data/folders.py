@@ -13,6 +13,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ferkit import CLASS_NAMES, IMAGE_SIZE
@@ -58,8 +59,6 @@ def _listing(split):
 
 def _read_face(path):
     """(48x48 uint8 grey face, whether it had to be resized)."""
-    import cv2
-
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise InputError(path, "not a readable image")

@@ -10,6 +10,10 @@ emotions that cover 75% of the votes; faces whose result is unknown or not-a-fac
 dropped.
 """
 
+import dataclasses
+import hashlib
+from pathlib import Path
+
 import numpy as np
 
 from ferkit import FERPLUS_CLASS_NAMES
@@ -102,8 +106,6 @@ def _top_votes(row, total):
 def ferplus_file(data, given=None):
     """The FER+ file: `given`, else the one data's labels came from, else fer2013new.csv
     beside the data."""
-    from pathlib import Path
-
     source = Path(data.source)
     beside = (source if source.is_dir() else source.parent) / FERPLUS_NAME
     path = Path(given or data.label_path or beside)
@@ -128,9 +130,6 @@ def with_ferplus_labels(data, mode, given=None):
     """data relabelled by FER+ (mode "ferplus-majority" or "ferplus-votes"): eight
     classes; training faces without a label under the mode keep -1 and are left out of
     training; the test faces carry the FER+ majority where it exists."""
-    import dataclasses
-    import hashlib
-
     if mode not in LABEL_MODES[1:]:
         raise ValueError(f"unknown label mode {mode!r}; use one of {', '.join(LABEL_MODES)}")
     if data.labelled_part != "public":

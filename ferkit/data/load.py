@@ -219,6 +219,7 @@ def _as_images(pixels):
 
 def validation_split(labels, fraction, seed):
     """Stratified split of training rows; returns sorted (train_idx, val_idx)."""
+    # scikit-learn takes seconds to import: every script pays only where it splits.
     from sklearn.model_selection import train_test_split
 
     if not 0 < fraction < 1:

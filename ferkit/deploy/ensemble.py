@@ -1,5 +1,8 @@
 """Ensembles as one model file: the members' logits, averaged."""
 
+import keras
+import numpy as np
+
 from ferkit import IMAGE_SIZE
 
 
@@ -7,9 +10,6 @@ def fer2013_view(model):
     """A FER+ model (8 classes) as a FER2013 one (7): the softmax over its first seven
     logits, contempt left out; built from Keras's own layers (a fixed selection matrix).
     A 7-class model comes back as it is."""
-    import keras
-    import numpy as np
-
     if model.output_shape[-1] == 7:
         return model
     logits = model.get_layer("logits").output
@@ -36,8 +36,6 @@ def build_ensemble(members, name="ensemble"):
         members: Keras models mapping (n, 48, 48, 1) pixels through the softmax of a layer
             named `probs` to (n, classes) probabilities, all with the same classes.
     """
-    import keras
-
     if len(members) < 2:
         raise ValueError("an ensemble needs at least two models")
     pixels = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), name="pixels")

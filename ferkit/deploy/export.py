@@ -1,6 +1,10 @@
 """Export for deployment: TFLite (float32, float16, dynamic-range, full int8), SavedModel
-and ONNX. Every export computes in float32, whatever precision the model trained in."""
+and ONNX. Every export computes in float32, whatever precision the model trained in.
 
+TensorFlow is imported where an export needs it: export.py reads its flags, and checks
+the data, before that one-off cost."""
+
+import logging
 import os
 import shutil
 import tempfile
@@ -83,8 +87,6 @@ def export_savedmodel(model, path):
 
 def export_onnx(model, path):
     """An ONNX file by Keras's own exporter (tf2onnx), taking raw pixels (n, 48, 48, 1)."""
-    import logging
-
     # tf2onnx logs every graph rewrite it makes as a warning.
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     path = Path(path)

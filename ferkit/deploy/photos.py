@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+import matplotlib.cbook
 import numpy as np
 
 from ferkit import IMAGE_SIZE, class_names_for
@@ -22,8 +24,6 @@ class PhotoResult:
 
 
 def cascade():
-    import cv2
-
     path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
     detector = cv2.CascadeClassifier(str(path))
     if detector.empty():
@@ -33,8 +33,6 @@ def cascade():
 
 def demo_image():
     """The portrait matplotlib ships as sample data (Grace Hopper)."""
-    import matplotlib.cbook
-
     return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
 
@@ -52,8 +50,6 @@ def expand_inputs(args):
 
 def read_image(path):
     """BGR image array; raises InputError for a missing or non-image file."""
-    import cv2
-
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such file")
@@ -75,8 +71,6 @@ def detect_faces(gray, detector, min_size=30):
 def crop_face(gray, box, margin=0.1):
     """A square crop around the box, grown by `margin` on each side (FER2013 faces show a
     little forehead and chin beyond the cascade's box), as 48x48 uint8."""
-    import cv2
-
     x, y, w, h = box
     side = int(round(max(w, h) * (1 + 2 * margin)))
     cx, cy = x + w / 2, y + h / 2
@@ -90,8 +84,6 @@ def crop_face(gray, box, margin=0.1):
 
 def faces_in_image(image, detector, margin=0.1):
     """(boxes, crops (n, 48, 48, 1) uint8) for a BGR image."""
-    import cv2
-
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     boxes = detect_faces(gray, detector)
     crops = np.array([crop_face(gray, b, margin) for b in boxes], np.uint8)
@@ -100,8 +92,6 @@ def faces_in_image(image, detector, margin=0.1):
 
 def annotate(image, boxes, probs):
     """A copy of the image with a box, the label and its probability for every face."""
-    import cv2
-
     out = image.copy()
     thickness = max(1, round(max(image.shape[:2]) / 400))
     for (x, y, w, h), p in zip(boxes, probs):

@@ -10,6 +10,10 @@ import json
 import math
 import time
 
+import keras
+import numpy as np
+from keras import ops
+
 # The plan follows the mean pace of the last few epochs.
 SIZING_EPOCHS = 3
 
@@ -17,8 +21,6 @@ SIZING_EPOCHS = 3
 def budget_schedule(kind, lr, total_steps, warmup=0.3):
     """A Keras schedule like make_schedule's `cosine` or `onecycle` whose total step count
     can be changed while training (`.total_steps.assign(n)`)."""
-    import keras
-    from keras import ops
 
     class Budgeted(keras.optimizers.schedules.LearningRateSchedule):
         def __init__(self):
@@ -55,8 +57,6 @@ def first_guess(model, x, steps_per_epoch, batch_size, budget_s, teacher=None):
     """Epochs that fit the budget, guessed from timed forward passes: a training step
     costs about three of the model's (forward, backward, update), and one of the
     teacher's where a teacher labels every step's view."""
-    import numpy as np
-
     batch = np.asarray(x[:batch_size], np.float32)
     step = 3 * _forward_seconds(model, batch)
     if teacher is not None:
@@ -70,7 +70,6 @@ def budget_callback(budget_s, steps_per_epoch, schedule, state_path, prior_secon
     epoch so the schedule ends with the budget; stops the run when the planned epochs
     are done or the budget is spent. The plan is kept in state_path, so a resumed run
     starts from the schedule it had."""
-    import keras
 
     class Budget(keras.callbacks.Callback):
         def __init__(self):

@@ -7,6 +7,7 @@ import numpy as np
 
 from ferkit import CLASS_NAMES
 from ferkit.errors import InputError
+from ferkit.evaluate import predict_probs, tta_views
 from ferkit.record import read_record
 from ferkit.runs import load_model, run_paths
 from ferkit.train.sources import check_held_out
@@ -16,8 +17,6 @@ def teacher_probs(model, x, batch_size=512, tta=False):
     """The teacher's probabilities, averaged over each face and its mirror image, or with
     `tta` over every test-time view of predict --tta (up to 16: one pass over the
     training faces each)."""
-    from ferkit.evaluate import predict_probs, tta_views
-
     if tta:
         return predict_probs(model, x, batch_size, tta=True)
     return np.mean([predict_probs(model, v, batch_size) for v in tta_views(x)], axis=0)

@@ -1,6 +1,9 @@
 """The training data as tf.data pipelines: the split, class weights, batches."""
 
+import keras
 import numpy as np
+import tensorflow as tf
+from sklearn.utils.class_weight import compute_class_weight
 
 from ferkit import NUM_CLASSES
 from ferkit.data import validation_split
@@ -11,7 +14,6 @@ def class_weights(labels, mode):
     or `sqrt` (its square root, a milder correction)."""
     if mode in (None, "none"):
         return None
-    from sklearn.utils.class_weight import compute_class_weight
 
     classes = np.unique(labels)
     w = compute_class_weight("balanced", classes=classes, y=labels)
@@ -72,8 +74,6 @@ def make_dataset(
         one_hot: labels as one-hot float vectors (for label smoothing and mixup).
         mixup: alpha of Keras's MixUp applied to each batch (0: off); needs one_hot.
     """
-    import tensorflow as tf
-
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle_seed is not None:
         ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
@@ -82,8 +82,6 @@ def make_dataset(
         if y.ndim == 1:  # class indices; vote distributions are one-hot-like already
             ds = ds.map(lambda xb, yb: (xb, tf.one_hot(yb, num_classes)))
     if mixup:
-        import keras
-
         mix = keras.layers.MixUp(alpha=mixup, seed=shuffle_seed)
 
         def mixed(xb, yb):

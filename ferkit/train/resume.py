@@ -1,9 +1,12 @@
 """The scratch state of an unfinished run, so that it resumes where it stopped: Keras's
 BackupAndRestore files, the best weights, the per-epoch log and the settings."""
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
+
+import pandas as pd
 
 from ferkit.errors import InputError
 
@@ -38,8 +41,6 @@ class RunDir:
         return 0
 
     def read_history(self):
-        import pandas as pd
-
         if not self.history.exists() or self.history.stat().st_size == 0:
             return []
         df = pd.read_csv(self.history)
@@ -57,8 +58,6 @@ class RunDir:
 
 def architecture_id(model):
     """A short hash of the model's full configuration (layers, sizes, dropout rates)."""
-    import hashlib
-
     return hashlib.sha256(model.to_json().encode()).hexdigest()[:16]
 
 

@@ -108,14 +108,17 @@ def test_bad_folders_are_one_line_errors(folders, problem, tmp_path, capsys):
 @needs_shared
 @pytest.mark.slow
 def test_the_shared_data_written_as_folders_reads_back_the_same(tmp_path, shared_data):
+    """Every eighth real face (3,589 training faces, 449 public ones: real pixels and
+    every class, in seconds rather than the half minute all 32,298 files take)."""
     csv = shared_data()
-    public = csv.public
+    x, y = csv.x_train[::8], csv.y_train[::8]
+    public = np.flatnonzero(csv.public)[::8]
     write_folders(
-        tmp_path, csv.x_train.reshape(-1, 2304), csv.y_train,
+        tmp_path, x.reshape(-1, 2304), y,
         csv.x_test[public].reshape(-1, 2304), csv.test_labels[public],
     )  # fmt: skip
     data = load_data(tmp_path)
-    order = np.lexsort((np.arange(csv.y_train.size), [CLASS_NAMES[k] for k in csv.y_train]))
-    np.testing.assert_array_equal(data.x_train, csv.x_train[order])
-    np.testing.assert_array_equal(data.y_train, csv.y_train[order])
-    assert data.x_test.shape[0] == int(public.sum())
+    order = np.lexsort((np.arange(y.size), [CLASS_NAMES[k] for k in y]))
+    np.testing.assert_array_equal(data.x_train, x[order])
+    np.testing.assert_array_equal(data.y_train, y[order])
+    assert data.x_test.shape[0] == public.size
