@@ -67,3 +67,14 @@ def test_standardized_models_ignore_brightness_and_contrast(builder):
     np.testing.assert_allclose(standardized.std(axis=(1, 2, 3)), 1, atol=1e-4)
     # Without it the same change moves the logits: the test can tell the difference.
     assert change(_logits(builder(standardize=False))) > 0.05
+
+
+def test_one_list_of_architectures():
+    """The builders, the trainers' --model choices (ferkit.ARCHITECTURES, read without
+    Keras) and the cards' descriptions name the same nets."""
+    from ferkit import ARCHITECTURES
+    from ferkit.cards import ARCHITECTURES as DESCRIBED
+    from ferkit.models import BUILDERS
+
+    assert tuple(BUILDERS) == ARCHITECTURES
+    assert set(DESCRIBED) == set(ARCHITECTURES) | {"ensemble"}

