@@ -1,6 +1,6 @@
 """Where one training step of a net goes, by oneDNN primitive: convolutions forward and
-backward, BatchNorm, activations, pooling, dense layers, layout reorders; and what is
-left of the step outside oneDNN (TensorFlow's own kernels: dropout masks, augmentation,
+backward, activations, pooling, dense layers, layout reorders; and what is left of the
+step outside oneDNN (TensorFlow's own kernels: BatchNorm, dropout masks, augmentation,
 the optimizer's update, casts).
 
 Each precision runs in a fresh process with ONEDNN_VERBOSE=1, which logs every primitive
@@ -128,22 +128,41 @@ def main(argv=None):
     p.add_argument("--precisions", default="float32,bfloat16")
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--timed", type=int, default=6)
+    p.add_argument("--from-json", action="store_true", help="write the table of the saved JSON")
     args = p.parse_args(argv)
+    path = RESULTS / "profile_step.json"
+    if args.from_json:
+        return publish("profile_step", table(json.loads(path.read_text())))
     machine = describe()
-    results = {
-        precision: profile(args.model, precision, args.augment, args.steps, args.timed, args.data)
-        for precision in args.precisions.split(",")
+    saved = {
+        "cpu": machine["cpu"],
+        "cores": machine["cores"],
+        "model": args.model,
+        "augment": args.augment,
+        "timed": args.timed,
+        "runs": {
+            precision: profile(
+                args.model, precision, args.augment, args.steps, args.timed, args.data
+            )
+            for precision in args.precisions.split(",")
+        },
     }
-    (RESULTS / "profile_step.json").write_text(
-        json.dumps({"cpu": machine["cpu"], "model": args.model, "runs": results}, indent=1) + "\n"
-    )
+    path.write_text(json.dumps(saved, indent=1) + "\n")
+    publish("profile_step", table(saved))
+
+
+def table(saved):
+    """The Markdown page of a saved profile."""
+    results = saved["runs"]
     kinds = sorted({k for r in results.values() for k in r["primitives_ms"]})
     head = "| part of the step | " + " | ".join(f"{p} ms | share" for p in results) + " |"
     lines = [
-        f"{machine['cpu']}, {machine['cores']} cores: one training step of `{args.model}` "
-        f"(batch 128, augmentation `{args.augment}`, AdamW), the mean of {args.timed} steps "
-        "after warm-up. oneDNN's own log times each primitive (ONEDNN_VERBOSE=1, which "
-        "slows the step a little); the rest of the step runs outside oneDNN.",
+        f"{saved['cpu']}, {saved.get('cores', 2)} cores: one training step of "
+        f"`{saved['model']}` (batch 128, augmentation `{saved.get('augment', 'strong')}`, "
+        f"AdamW), the mean of {saved.get('timed', 6)} steps after warm-up. oneDNN's own log "
+        "times each primitive (ONEDNN_VERBOSE=1, which slows the step a little); the rest of "
+        "the step runs outside oneDNN. Where TensorFlow runs two operations at once their "
+        "times overlap, so that rest is a lower bound.",
         "",
         head,
         "| --- |" + " ---: | ---: |" * len(results),
@@ -154,20 +173,21 @@ def main(argv=None):
             ms = r["primitives_ms"].get(kind, 0.0)
             cells.append(f"{ms:.1f} | {100 * ms / r['wall_ms']:.0f}%")
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
-    rest = [r["wall_ms"] - sum(r["primitives_ms"].values()) for r in results.values()]
+    rest = [
+        f"{max(0.0, r['wall_ms'] - sum(r['primitives_ms'].values())):.1f} "
+        f"| {max(0.0, 100 - 100 * sum(r['primitives_ms'].values()) / r['wall_ms']):.0f}%"
+        for r in results.values()
+    ]
     lines.append(
-        "| outside oneDNN (optimizer, dropout, augmentation, casts, TensorFlow) | "
-        + " | ".join(
-            f"{ms:.1f} | {100 * ms / r['wall_ms']:.0f}%" for ms, r in zip(rest, results.values())
-        )
-        + " |"
+        "| outside oneDNN (TensorFlow's own kernels: BatchNorm, optimizer, dropout, "
+        "augmentation, casts) | " + " | ".join(rest) + " |"
     )
     lines.append(
         "| **the step** | "
         + " | ".join(f"**{r['wall_ms']:.1f}** | 100%" for r in results.values())
         + " |"
     )
-    publish("profile_step", lines)
+    return lines
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ RUNTIMES = RESULTS / "runtimes.json"
 
 
 # The scripts that keep a richer JSON of their own, from which their tables are written.
-OWN_JSON = ("time_to_accuracy", "runtimes", "throughput", "detect", "video")
+OWN_JSON = ("time_to_accuracy", "runtimes", "throughput", "detect", "video", "profile_step")
 
 
 def publish(name, lines):
@@ -109,6 +109,7 @@ def write_summary():
         "load_data": "Loading the data (bench/load_data.py)",
         "runtimes": "Inference on each runtime (bench/runtimes.py)",
         "ascent": "Gradient ascent (bench/ascent.py)",
+        "profile_step": "Where a training step goes (bench/profile_step.py)",
         "detect": "How good the face crops are (bench/detect.py)",
         "video": "Video, end to end (bench/video.py)",
         "calibrators": "Which calibrator (bench/calibrators.py)",

@@ -9,6 +9,11 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# pytest-xdist runs a worker a core: each worker's TensorFlow then computes on one thread,
+# instead of every worker spreading over every core and all of them contending.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1 and _workers >= len(os.sched_getaffinity(0)):
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 # The real data: $FER_DATA when set (as CI sets it), else the shared folder beside the repo.
