@@ -44,7 +44,8 @@ _FACE_COLUMNS = ["image", "face", "x", "y", "w", "h", "score", "label", "probabi
 def build_parser():
     p = parser(
         "Predict with a saved model: with no IMAGE, write a Kaggle submission for the test "
-        "faces of --data; with IMAGE files or folders (or --demo), find and classify faces."
+        "faces of --data; with IMAGE files or folders (or --demo), a --video file or the "
+        "--webcam, find, follow and classify the faces."
     )
     p.add_argument("inputs", nargs="*", metavar="IMAGE", help="photos or folders of photos")
     p.add_argument(
