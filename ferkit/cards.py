@@ -20,6 +20,8 @@ ARCHITECTURES = {
     "the width at 12 and 6 pixels and global average pooling",
     "compact": "the fast network widened to 0.45M parameters: 64 channels at 24 pixels "
     "and 128 at 12",
+    "wide": "the fast network's design at more than twice the VGG's arithmetic: no "
+    "BatchNorm, one convolution at 48 pixels and 96 to 384 channels where the maps are small",
     "ensemble": "an average of the logits of several saved runs, each calibrated, one "
     "file holding them all",
 }

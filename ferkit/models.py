@@ -214,12 +214,29 @@ def build_compact(augment=(), num_classes=NUM_CLASSES):
     )
 
 
+def build_wide(augment=(), num_classes=NUM_CLASSES):
+    """The fast net's design at more than twice the VGG's arithmetic (511 MFLOP a face to
+    236): no BatchNorm, the faces standardized, one convolution at 48 pixels and the
+    width where the maps are small (96, 192 and 384 channels at 24, 12 and 6 pixels).
+    Built for CPUs: without BatchNorm's float32 islands and casts, which take 28% of a
+    bfloat16 VGG step outside oneDNN (bench/profile_step.py), its step keeps the
+    convolutions busy (bench/results/throughput.md)."""
+    return build_fast(
+        stages=((32,), (96, 96), (192, 192, 192), (384, 384)),
+        head_dropout=0.2,
+        augment=augment,
+        num_classes=num_classes,
+        name="wide",
+    )
+
+
 BUILDERS = {
     "cnn": build_cnn,
     "dnn": build_dnn,
     "vgg": build_vgg,
     "fast": build_fast,
     "compact": build_compact,
+    "wide": build_wide,
 }
 
 
