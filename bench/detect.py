@@ -24,7 +24,7 @@ import numpy as np
 from report import RESULTS, default_data, publish
 
 from ferkit.data import load_data
-from ferkit.deploy.detect import crop_face, iou, make_detector
+from ferkit.deploy.detect import crop_face, crop_square, iou, make_detector
 from ferkit.evaluate import predict_probs
 from ferkit.machine import describe
 from ferkit.quiet import import_tensorflow_quietly
@@ -64,10 +64,8 @@ def scenes(faces, seed):
 
 
 def crop_box(box, margin):
-    """The square a crop of box with margin covers, as x0, y0, x1, y1."""
-    x, y, w, h = box
-    side = max(w, h) * (1 + 2 * margin)
-    cx, cy = x + w / 2, y + h / 2
+    """The square a crop of box with margin covers (detect.crop_square), as x0, y0, x1, y1."""
+    cx, cy, side = crop_square(box, margin)
     return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
 
 

@@ -202,13 +202,19 @@ class HaarDetector:
         return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
 
 
-def crop_face(gray, box, margin=0.1):
-    """A square crop around the box, grown by `margin` of its longer side on each side
-    (FER2013's faces show some forehead and chin beyond a detector's box), as 48x48
-    uint8. The border repeats its edge, so a face at the frame's edge stays centred."""
+def crop_square(box, margin):
+    """(centre x, centre y, side) of the square a crop of box covers: centred on the box,
+    its side the box's longer side grown by `margin` of it on each side."""
     x, y, w, h = box
-    side = max(1, int(round(max(w, h) * (1 + 2 * margin))))
-    cx, cy = x + w / 2, y + h / 2
+    return x + w / 2, y + h / 2, max(w, h) * (1 + 2 * margin)
+
+
+def crop_face(gray, box, margin=0.1):
+    """The crop_square() of the box (FER2013's faces show some forehead and chin beyond a
+    detector's box) as 48x48 uint8, in whole pixels. The border repeats its edge, so a
+    face at the frame's edge stays centred."""
+    cx, cy, exact = crop_square(box, margin)
+    side = max(1, int(round(exact)))
     x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
     pad = max(0, -x0, -y0, x0 + side - gray.shape[1], y0 + side - gray.shape[0])
     padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else gray

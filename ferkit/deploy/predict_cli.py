@@ -138,6 +138,8 @@ def predict_main(argv=None):
         if args.inputs or args.demo
         else "faces"
     )
+    if args.margin is None:
+        args.margin = MARGINS[args.detector]
     if args.model is None:
         args.model = DEFAULT_MODEL[task]
         if task in ("webcam", "video"):
@@ -187,7 +189,6 @@ def predict_photos(args, model):
     out = Path(args.out or "predictions")
     inputs = expand_inputs(args.inputs) + ([demo_image()] if args.demo else [])
     detector = make_detector(args.detector)
-    margin = MARGINS[args.detector] if args.margin is None else args.margin
     results, failed, written = [], 0, set()
     for path in inputs:
         try:
@@ -196,7 +197,7 @@ def predict_photos(args, model):
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
-        faces, crops = faces_in_image(image, detector, margin)
+        faces, crops = faces_in_image(image, detector, args.margin)
         boxes = [f.box for f in faces]
         probs = predict_probs(model, crops, tta=args.tta) if len(crops) else []
         results.append(PhotoResult(path, boxes, [f.score for f in faces], list(probs)))
@@ -226,13 +227,12 @@ def webcam(model, args):
     if not camera.isOpened():
         raise InputError("camera 0", "OpenCV cannot open a camera")
     detector = make_detector(args.detector)
-    margin = MARGINS[args.detector] if args.margin is None else args.margin
     try:
         while True:
             ok, frame = camera.read()
             if not ok:
                 break
-            faces, crops = faces_in_image(frame, detector, margin)
+            faces, crops = faces_in_image(frame, detector, args.margin)
             probs = predict_probs(model, crops, tta=args.tta) if len(crops) else []
             try:
                 cv2.imshow("ferkit (q quits)", annotate(frame, [f.box for f in faces], probs))

@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ferkit.deploy.detect import crop_face, grey, iou
-from ferkit.deploy.photos import annotate
+from ferkit.deploy.detect import iou
+from ferkit.deploy.photos import annotate, faces_in_image
 from ferkit.errors import InputError
 from ferkit.evaluate import predict_probs
 from ferkit.quiet import native_output_caught
@@ -203,12 +203,10 @@ def analyse(capture, info, model, detector, margin, every=1, start=0.0, end=None
             progress(done)
 
     for index, seconds, frame in frames(capture, info, every, start, end):
-        gray = grey(frame)
-        found = detector(gray)
+        found, crops = faces_in_image(frame, detector, margin)
         ids = tracker.update([f.box for f in found])
         face_rows = [FaceRow(index, seconds, i, f.box, f.score) for i, f in zip(ids, found)]
-        crops = np.array([crop_face(gray, f.box, margin) for f in found], np.uint8)
-        buffer.append((index, frame, face_rows, crops.reshape(-1, 48, 48, 1)))
+        buffer.append((index, frame, face_rows, crops))
         if len(buffer) == BATCH_FRAMES:
             flush()
     if buffer:

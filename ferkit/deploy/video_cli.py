@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ferkit import class_names_for
-from ferkit.deploy.detect import MARGINS, make_detector
+from ferkit.deploy.detect import make_detector
 from ferkit.deploy.video import (
     Progress,
     analyse,
@@ -36,12 +36,12 @@ def check_video_args(args):
 
 
 def predict_video(args, model):
-    """Analyses args.video with model; writes into args.out (default predictions/)."""
+    """Analyses args.video with model; writes into args.out (default predictions/).
+    args.margin is the crop margin, resolved from the detector by predict_main."""
     check_video_args(args)
     capture, info = open_video(args.video)
     names = class_names_for(model.output_shape[-1])
     detector = make_detector(args.detector)
-    margin = MARGINS[args.detector] if args.margin is None else args.margin
     out = Path(args.out or "predictions")
     stem = info.path.stem
     annotated = Path(args.annotated or out / f"{stem}_annotated.webm")
@@ -61,7 +61,7 @@ def predict_video(args, model):
     progress = Progress(expected_frames(info, args))
     try:
         rows = analyse(
-            capture, info, model, detector, margin, args.every, args.start, args.end,
+            capture, info, model, detector, args.margin, args.every, args.start, args.end,
             args.tta, on_frames=write, progress=progress,
         )  # fmt: skip
     except BaseException:
