@@ -25,7 +25,7 @@ RUNTIMES = RESULTS / "runtimes.json"
 
 
 # The scripts that keep a richer JSON of their own, from which their tables are written.
-OWN_JSON = ("time_to_accuracy", "runtimes", "throughput", "detect", "video", "profile_step")
+OWN_JSON = ("time_to_accuracy", "runtimes", "throughput", "detect", "video", "profile_step", "web")
 
 
 def publish(name, lines):
@@ -112,6 +112,7 @@ def write_summary():
         "profile_step": "Where a training step goes (bench/profile_step.py)",
         "detect": "How good the face crops are (bench/detect.py)",
         "video": "Video, end to end (bench/video.py)",
+        "web": "The page in a browser (bench/web.py)",
         "calibrators": "Which calibrator (bench/calibrators.py)",
     }
     for name, title in titles.items():

@@ -30,9 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 W, H, SIDE = 640, 360, 110
 
 
-def write_clip(path, faces, frames):
-    """faces (48x48 each) drifting across a 640x360 clip at 25 frames/s."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (W, H))
+def clip_frames(faces, frames):
+    """The clip's frames, BGR 640x360: faces (48x48 each) drifting over a grey gradient."""
     background = np.tile(np.linspace(70, 150, W, dtype=np.uint8), (H, 1))
     big = [cv2.resize(f, (SIDE, SIDE), interpolation=cv2.INTER_CUBIC) for f in faces]
     slots = [(20, 20), (330, 20), (20, 220), (330, 220)]
@@ -41,7 +40,14 @@ def write_clip(path, faces, frames):
         for face, (x, y) in zip(big, slots):
             x += int(40 * np.sin(i / 20))
             frame[y : y + SIDE, x + 100 : x + 100 + SIDE] = face[: H - y, :]
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+        yield cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+
+
+def write_clip(path, faces, frames):
+    """clip_frames() as an mp4 at 25 frames/s."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (W, H))
+    for frame in clip_frames(faces, frames):
+        writer.write(frame)
     writer.release()
 
 

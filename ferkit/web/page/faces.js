@@ -1,0 +1,299 @@
+// Faces in a picture, found and cropped as ferkit's Python path does (ferkit/deploy/
+// detect.py): OpenCV's grey levels, OpenCV's area resampling, BlazeFace's anchors, box
+// decoding and non-maximum suppression, the same tiles and the same crop. No DOM here:
+// the page and the tests in Node call it alike.
+
+// The detector's settings (detect.py's INPUT, GRID, MIN_SCORE, NMS_IOU) come with the
+// model's card, so Python and the page cannot drift apart.
+const f32 = Math.fround;
+
+/** Python's round(): halves go to the even neighbour. */
+export function roundHalfEven(x) {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** OpenCV's cvRound of a float32 (half to even), saturated to 0-255. */
+function toByte(v) {
+  return Math.min(255, Math.max(0, roundHalfEven(v)));
+}
+
+/** Grey levels of RGBA pixels as OpenCV's COLOR_BGR2GRAY computes them (15-bit fixed
+ * point, the weights 0.299, 0.587 and 0.114). Returns {data, width, height}. */
+export function grey(rgba, width, height) {
+  const data = new Uint8Array(width * height);
+  for (let i = 0, j = 0; i < data.length; i++, j += 4) {
+    data[i] = (rgba[j] * 9798 + rgba[j + 1] * 19235 + rgba[j + 2] * 3735 + 16384) >> 15;
+  }
+  return { data, width, height };
+}
+
+// OpenCV's computeResizeAreaTab: which source pixels each output pixel covers, and by
+// how much, along one axis; made once for each pair of sizes, as a camera repeats them.
+const tables = new Map();
+
+function areaTable(ssize, dsize) {
+  const key = `${ssize}:${dsize}`;
+  if (tables.has(key)) return tables.get(key);
+  const scale = 1 / (dsize / ssize);
+  const entries = [];
+  for (let d = 0; d < dsize; d++) {
+    const fs1 = d * scale;
+    const fs2 = fs1 + scale;
+    const cell = Math.min(scale, ssize - fs1);
+    const s2 = Math.min(Math.floor(fs2), ssize - 1);
+    const s1 = Math.min(Math.ceil(fs1), s2);
+    if (s1 - fs1 > 1e-3) entries.push([d, s1 - 1, (s1 - fs1) / cell]);
+    for (let s = s1; s < s2; s++) entries.push([d, s, 1 / cell]);
+    if (fs2 - s2 > 1e-3) entries.push([d, s2, Math.min(fs2 - s2, 1, cell) / cell]);
+  }
+  const table = {
+    d: Int32Array.from(entries, (e) => e[0]),
+    s: Int32Array.from(entries, (e) => e[1]),
+    alpha: Float32Array.from(entries, (e) => e[2]),
+  };
+  tables.set(key, table);
+  return table;
+}
+
+// Shrinking by a whole factor: OpenCV averages k x k blocks; for k = 2 its vector code
+// rounds halves up.
+function shrinkBy(src, k, dw, dh) {
+  const out = new Uint8Array(dw * dh);
+  const scale = f32(1 / (k * k));
+  for (let y = 0; y < dh; y++) {
+    for (let x = 0; x < dw; x++) {
+      let sum = 0;
+      for (let i = 0; i < k; i++) {
+        const row = (y * k + i) * src.width + x * k;
+        for (let j = 0; j < k; j++) sum += src.data[row + j];
+      }
+      out[y * dw + x] = k === 2 ? (sum + 2) >> 2 : toByte(f32(sum * scale));
+    }
+  }
+  return out;
+}
+
+// Shrinking by any factor: OpenCV's resizeArea_ in float32, row by row.
+function shrinkArea(src, dw, dh) {
+  const x = areaTable(src.width, dw);
+  const y = areaTable(src.height, dh);
+  const out = new Uint8Array(dw * dh);
+  const buf = new Float32Array(dw);
+  const sum = new Float32Array(dw);
+  const n = x.d.length;
+  let prev = y.d[0];
+  for (let j = 0; j < y.d.length; j++) {
+    const dy = y.d[j];
+    const beta = y.alpha[j];
+    buf.fill(0);
+    const row = y.s[j] * src.width;
+    for (let k = 0; k < n; k++) buf[x.d[k]] += f32(src.data[row + x.s[k]] * x.alpha[k]);
+    if (dy !== prev) {
+      for (let dx = 0; dx < dw; dx++) {
+        out[prev * dw + dx] = toByte(sum[dx]);
+        sum[dx] = f32(beta * buf[dx]);
+      }
+      prev = dy;
+    } else {
+      for (let dx = 0; dx < dw; dx++) sum[dx] += f32(beta * buf[dx]);
+    }
+  }
+  for (let dx = 0; dx < dw; dx++) out[prev * dw + dx] = toByte(sum[dx]);
+  return out;
+}
+
+// Growing: OpenCV's INTER_AREA is then a bilinear interpolation with its own weights, in
+// 11-bit fixed point.
+function growTable(ssize, dsize) {
+  const scale = 1 / (dsize / ssize);
+  const inv = dsize / ssize;
+  const tab = [];
+  for (let d = 0; d < dsize; d++) {
+    let s = Math.floor(d * scale);
+    let fx = f32(d + 1 - (s + 1) * inv);
+    fx = fx <= 0 ? 0 : fx - Math.floor(fx);
+    if (s < 0) [s, fx] = [0, 0];
+    if (s >= ssize - 1) [s, fx] = [ssize - 1, 0];
+    const w0 = Math.round(f32(1 - fx) * 2048);
+    tab.push([s, Math.min(s + 1, ssize - 1), w0, 2048 - w0]);
+  }
+  return tab;
+}
+
+function growArea(src, dw, dh) {
+  const xtab = growTable(src.width, dw);
+  const ytab = growTable(src.height, dh);
+  const out = new Uint8Array(dw * dh);
+  const at = (y, x) => src.data[y * src.width + x];
+  for (let y = 0; y < dh; y++) {
+    const [y0, y1, b0, b1] = ytab[y];
+    for (let x = 0; x < dw; x++) {
+      const [x0, x1, a0, a1] = xtab[x];
+      const top = at(y0, x0) * a0 + at(y0, x1) * a1;
+      const bottom = at(y1, x0) * a0 + at(y1, x1) * a1;
+      out[y * dw + x] = Math.min(255, Math.max(0, (top * b0 + bottom * b1 + (1 << 21)) >> 22));
+    }
+  }
+  return out;
+}
+
+/** A grey image resized to dw x dh as OpenCV's resize with INTER_AREA does. */
+export function resizeArea(src, dw, dh) {
+  if (src.width === dw && src.height === dh) return { data: src.data.slice(), width: dw, height: dh };
+  const kx = src.width / dw;
+  const ky = src.height / dh;
+  let data;
+  if (kx >= 1 && ky >= 1) {
+    const whole = Number.isInteger(kx) && kx === ky;
+    data = whole ? shrinkBy(src, kx, dw, dh) : shrinkArea(src, dw, dh);
+  } else {
+    data = growArea(src, dw, dh);
+  }
+  return { data, width: dw, height: dh };
+}
+
+/** The w x h part of a grey image from (x0, y0); outside the image, its edge pixels
+ * repeated (OpenCV's BORDER_REPLICATE), or black. */
+export function cut(src, x0, y0, w, h, replicate = true) {
+  const data = new Uint8Array(w * h);
+  // The columns inside the image are copied a row at a time.
+  const left = Math.min(w, Math.max(0, -x0));
+  const right = Math.max(left, Math.min(w, src.width - x0));
+  for (let y = 0; y < h; y++) {
+    let sy = y0 + y;
+    if (sy < 0 || sy >= src.height) {
+      if (!replicate) continue;
+      sy = Math.min(src.height - 1, Math.max(0, sy));
+    }
+    const row = sy * src.width;
+    data.set(src.data.subarray(row + x0 + left, row + x0 + right), y * w + left);
+    if (replicate) {
+      data.fill(src.data[row], y * w, y * w + left);
+      data.fill(src.data[row + src.width - 1], y * w + right, (y + 1) * w);
+    }
+  }
+  return { data, width: w, height: h };
+}
+
+/** detect.crop_square: centre and side of the square a crop of box covers. */
+export function cropSquare([x, y, w, h], margin) {
+  return [x + w / 2, y + h / 2, Math.max(w, h) * (1 + 2 * margin)];
+}
+
+/** detect.crop_face: the face as 48 x 48 grey levels. */
+export function cropFace(src, box, margin, size = 48) {
+  const [cx, cy, exact] = cropSquare(box, margin);
+  const side = Math.max(1, roundHalfEven(exact));
+  const x0 = roundHalfEven(cx - side / 2);
+  const y0 = roundHalfEven(cy - side / 2);
+  return resizeArea(cut(src, x0, y0, side, side), size, size);
+}
+
+/** BlazeFace's anchor centres, x then y in 0-1, row by row. */
+export function anchors(grid) {
+  const out = new Float32Array(grid * grid * 2);
+  for (let y = 0; y < grid; y++) {
+    for (let x = 0; x < grid; x++) {
+      out[(y * grid + x) * 2] = f32((x + 0.5) / grid);
+      out[(y * grid + x) * 2 + 1] = f32((y + 0.5) / grid);
+    }
+  }
+  return out;
+}
+
+function iou(a, b) {
+  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const inter = w * h;
+  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+  return inter / Math.max(union, 1e-9);
+}
+
+/** Indices of the boxes kept, best first (detect.non_max_suppression). */
+export function nonMaxSuppression(boxes, scores, threshold) {
+  let order = scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+  const keep = [];
+  while (order.length) {
+    const best = order.shift();
+    keep.push(best);
+    order = order.filter((i) => iou(boxes[best], boxes[i]) <= threshold);
+  }
+  return keep;
+}
+
+/** A BlazeFace detector: run(tensor Float32Array (1, size, size, 3)) resolves to its
+ * {boxes: Float32Array (anchors x 16), scores: Float32Array (anchors)}. */
+export class Detector {
+  constructor(run, settings) {
+    this.run = run;
+    this.settings = settings;
+    this.anchors = anchors(settings.grid);
+  }
+
+  /** Faces in a grey image, largest first: [{box: [x, y, w, h], score}]. */
+  async detect(src) {
+    const { width: w, height: h } = src;
+    const found = [await this.detectSquare(src)];
+    if (Math.max(h, w) > 1.3 * Math.min(h, w)) {
+      const side = Math.min(h, w);
+      const n = Math.ceil(Math.max(h, w) / side);
+      for (let k = 0; k < n; k++) {
+        // np.linspace(0, long - side, n), rounded as NumPy rounds.
+        const s = roundHalfEven(n === 1 ? 0 : ((Math.max(h, w) - side) * k) / (n - 1));
+        const tile = w > h ? cut(src, s, 0, side, side) : cut(src, 0, s, side, side);
+        const part = await this.detectSquare(tile);
+        for (const b of part.boxes) {
+          if (w > h) [b[0], b[2]] = [b[0] + s, b[2] + s];
+          else [b[1], b[3]] = [b[1] + s, b[3] + s];
+        }
+        found.push(part);
+      }
+    }
+    const boxes = found.flatMap((f) => f.boxes);
+    const scores = found.flatMap((f) => f.scores);
+    const faces = [];
+    for (const i of nonMaxSuppression(boxes, scores, this.settings.nms_iou)) {
+      const [x0, y0, x1, y1] = boxes[i];
+      if (x1 > x0 && y1 > y0) {
+        const box = [x0, y0, x1 - x0, y1 - y0].map(roundHalfEven);
+        faces.push({ box, score: scores[i] });
+      }
+    }
+    return faces.sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+  }
+
+  // One letterboxed square: boxes as x0, y0, x1, y1 in src's pixels, above the threshold.
+  async detectSquare(src) {
+    const { input, min_score: minScore } = this.settings;
+    const side = Math.max(src.width, src.height);
+    const top = Math.floor((side - src.height) / 2);
+    const left = Math.floor((side - src.width) / 2);
+    const square = cut(src, -left, -top, side, side, false);
+    const small = resizeArea(square, input, input);
+    const tensor = new Float32Array(input * input * 3);
+    for (let i = 0; i < small.data.length; i++) {
+      const v = f32(f32(small.data[i]) / f32(127.5)) - 1;
+      tensor[3 * i] = tensor[3 * i + 1] = tensor[3 * i + 2] = f32(v);
+    }
+    const raw = await this.run(tensor);
+    const boxes = [];
+    const scores = [];
+    const stride = raw.boxes.length / (this.anchors.length / 2);
+    for (let a = 0; a < this.anchors.length / 2; a++) {
+      const logit = Math.min(80, Math.max(-80, raw.scores[a]));
+      const score = f32(1 / (1 + Math.exp(-logit)));
+      if (!(score > minScore)) continue;
+      const r = (k) => f32(raw.boxes[a * stride + k] / input);
+      const cx = f32(r(0) + this.anchors[2 * a]);
+      const cy = f32(r(1) + this.anchors[2 * a + 1]);
+      const hw = f32(r(2) / 2);
+      const hh = f32(r(3) / 2);
+      const corners = [f32(cx - hw), f32(cy - hh), f32(cx + hw), f32(cy + hh)];
+      const shift = [left, top, left, top];
+      boxes.push(corners.map((v, k) => f32(v * side) - shift[k]));
+      scores.push(score);
+    }
+    return { boxes, scores };
+  }
+}

@@ -1,0 +1,123 @@
+"""The page's faces.js against OpenCV and ferkit.deploy.detect, run in Node: the same grey
+levels, the same resampling, the same crop and the same decoded boxes."""
+
+import json
+import shutil
+import subprocess
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from ferkit.deploy import detect
+
+NODE = shutil.which("node")
+FACES_JS = ROOT / "ferkit" / "web" / "page" / "faces.js"
+pytestmark = pytest.mark.skipif(
+    NODE is None, reason="Node.js is absent (Debian: apt install nodejs)"
+)
+
+
+def node(tmp_path, script, data):
+    """Runs an ES module script in Node with `data` (JSON) as its global `data`; returns
+    what it prints, parsed as JSON."""
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    module = tmp_path / "run.mjs"
+    module.write_text(
+        f'import fs from "fs";\nimport * as faces from "{FACES_JS.as_uri()}";\n'
+        f'const data = JSON.parse(fs.readFileSync("{tmp_path / "data.json"}"));\n{script}'
+    )
+    done = subprocess.run([NODE, str(module)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_grey_levels_are_opencvs(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 70, 3), dtype=np.uint8)
+    rgba = np.concatenate([rgb, np.full((40, 70, 1), 255, np.uint8)], axis=2)
+    script = "console.log(JSON.stringify(Array.from(faces.grey(data.rgba, 70, 40).data)));"
+    page = node(tmp_path, script, {"rgba": rgba.ravel().tolist()})
+    python = cv2.cvtColor(rgb[..., ::-1], cv2.COLOR_BGR2GRAY)
+    assert np.array_equal(np.array(page).reshape(40, 70), python)
+
+
+# Shrinking (the detector's 192-pixel input, most face crops) is bit-exact; growing (faces
+# under 48 pixels) rounds as OpenCV's vector code does only within one grey level.
+SIZES = [(640, 192, 0), (360, 192, 0), (384, 192, 0), (97, 48, 0), (96, 48, 0), (150, 48, 0)]
+SIZES += [(144, 48, 0), (30, 48, 1), (47, 48, 1)]
+
+
+def test_area_resampling_is_opencvs(tmp_path):
+    rng = np.random.default_rng(1)
+    cases = []
+    for source, size, _ in SIZES:
+        noise = rng.integers(0, 256, (source, source), dtype=np.uint8)
+        cases.append(
+            {"src": cv2.GaussianBlur(noise, (0, 0), 2).ravel().tolist(), "s": source, "d": size}
+        )
+    script = (
+        "console.log(JSON.stringify(data.cases.map((c) => Array.from(faces.resizeArea("
+        "{data: Uint8Array.from(c.src), width: c.s, height: c.s}, c.d, c.d).data))));"
+    )
+    page = node(tmp_path, script, {"cases": cases})
+    for (source, size, tolerance), case, out in zip(SIZES, cases, page):
+        src = np.array(case["src"], np.uint8).reshape(source, source)
+        python = cv2.resize(src, (size, size), interpolation=cv2.INTER_AREA).astype(int)
+        assert np.abs(np.array(out).reshape(size, size) - python).max() <= tolerance, (source, size)
+
+
+def test_crops_are_crop_faces(tmp_path):
+    rng = np.random.default_rng(2)
+    picture = cv2.GaussianBlur(rng.integers(0, 256, (120, 160), dtype=np.uint8), (0, 0), 2)
+    # Inside, over every edge (the border repeats it), and with half-pixel centres.
+    boxes = [(30, 20, 60, 60), (-10, -5, 50, 70), (130, 90, 40, 45), (41, 33, 57, 56)]
+    script = (
+        "const src = {data: Uint8Array.from(data.picture), width: 160, height: 120};\n"
+        "console.log(JSON.stringify(data.boxes.map((b) => "
+        "Array.from(faces.cropFace(src, b, 0.1).data))));"
+    )
+    page = node(tmp_path, script, {"picture": picture.ravel().tolist(), "boxes": boxes})
+    for box, crop in zip(boxes, page):
+        assert np.array_equal(np.array(crop).reshape(48, 48), detect.crop_face(picture, box, 0.1))
+
+
+def test_boxes_decode_as_in_python(tmp_path):
+    """Detector.detect on made-up network outputs: the same boxes, scores and order as
+    BlazeFace.__call__, tiles of a wide picture included."""
+    rng = np.random.default_rng(3)
+    n = detect.GRID**2
+    raw = []
+    for _ in range(3):  # the whole picture and its two tiles
+        boxes = np.zeros((1, n, 16), np.float32)
+        boxes[0, :, :2] = rng.normal(0, 3, (n, 2))
+        boxes[0, :, 2:4] = rng.uniform(20, 60, (n, 2))
+        scores = rng.normal(-6, 3, (1, n, 1)).astype(np.float32)
+        raw.append((boxes, scores))
+
+    class Fake(detect.BlazeFace):
+        def __init__(self):
+            self.anchors, self.calls = detect.anchors(), iter(raw)
+
+        def _detect(self, gray):  # the network's part replaced, the rest as it is
+            side = max(gray.shape[:2])
+            top, left = (side - gray.shape[0]) // 2, (side - gray.shape[1]) // 2
+            b, s = detect.decode(*next(self.calls), self.anchors)
+            found = s > detect.MIN_SCORE
+            return b[found] * side - [left, top, left, top], s[found]
+
+    python = Fake()(np.zeros((360, 640), np.uint8))
+    settings = {"input": detect.INPUT, "grid": detect.GRID}
+    settings |= {"min_score": detect.MIN_SCORE, "nms_iou": detect.NMS_IOU}
+    script = (
+        "let k = 0;\n"
+        "const d = new faces.Detector(async () => data.raw[k++], data.settings);\n"
+        "const picture = {data: new Uint8Array(640 * 360), width: 640, height: 360};\n"
+        "const found = await d.detect(picture);\n"
+        "console.log(JSON.stringify(found));"
+    )
+    flat = [{"boxes": b.ravel().tolist(), "scores": s.ravel().tolist()} for b, s in raw]
+    page = node(tmp_path, script, {"raw": flat, "settings": settings})
+    assert len(python) > 3
+    assert [f["box"] for f in page] == [list(f.box) for f in python]
+    assert np.allclose([f["score"] for f in page], [f.score for f in python], atol=1e-6)
