@@ -1,6 +1,7 @@
 """Frames per second of the browser page (python -m ferkit.web): detection and
-classification in Chromium on ONNX Runtime Web (wasm, one thread), against Python's path
-on the same frames (BlazeFace on LiteRT, the model on onnxruntime), with small and fast.
+classification in Chromium on ONNX Runtime Web (wasm, on one thread and on the machine's
+cores), against Python's path on the same frames (BlazeFace on LiteRT, the model on
+onnxruntime), with small and fast.
 
 The frames are bench/video.py's clip: public test faces drifting over a grey gradient at
 640x360, with one face and with four. The page analyses each frame as it does a camera's
@@ -50,13 +51,15 @@ TIMED = """async ([urls, warmUp]) => {
 }"""
 
 
-def page_rate(site, names, chromium):
-    """(frames/s, faces found) of the page at site on its frames `names`."""
+def page_rate(site, names, chromium, isolated):
+    """(frames/s, faces found, threads) of the page at site on its frames `names`, served
+    with cross-origin isolation (the runtime's threads) or without (one thread)."""
     from playwright.sync_api import sync_playwright
 
     from ferkit.web.__main__ import Handler
 
-    handler = functools.partial(Handler, directory=str(site))
+    served = type("Served", (Handler,), {"isolated": isolated})
+    handler = functools.partial(served, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -66,10 +69,11 @@ def page_rate(site, names, chromium):
             page.goto(f"http://127.0.0.1:{server.server_port}/")
             page.wait_for_function("window.ferkit && window.ferkit.ready", timeout=60_000)
             done = page.evaluate(TIMED, [[f"frames/{n}" for n in names], WARM_UP])
+            threads = page.evaluate("crossOriginIsolated ? navigator.hardwareConcurrency : 1")
             browser.close()
     finally:
         server.shutdown()
-    return len(names) / done["seconds"], done["faces"]
+    return len(names) / done["seconds"], done["faces"], threads
 
 
 def python_rate(frames, model):
@@ -107,31 +111,34 @@ def main(argv=None):
                 names = [f"{n_faces}-{i}.png" for i in range(len(frames))]
                 for frame, file in zip(frames, names):
                     cv2.imwrite(str(site / "frames" / file), frame)
-                page_fps, page_faces = page_rate(site, names, args.chromium)
                 python_fps, python_faces = python_rate(frames, model)
-                rows.append(
-                    {"model": name, "faces": n_faces, "page_fps": page_fps,
-                     "python_fps": python_fps, "page_found": page_faces / len(frames),
-                     "python_found": python_faces / len(frames)}
-                )  # fmt: skip
-                print(rows[-1], flush=True)
+                for isolated in (False, True):
+                    fps, found, threads = page_rate(site, names, args.chromium, isolated)
+                    rows.append(
+                        {"model": name, "faces": n_faces, "threads": min(4, threads),
+                         "page_fps": fps, "python_fps": python_fps,
+                         "page_found": found / len(frames),
+                         "python_found": python_faces / len(frames)}
+                    )  # fmt: skip
+                    print(rows[-1], flush=True)
     machine = describe()
     result = {"cpu": machine["cpu"], "cores": machine["cores"], "frames": args.frames, "rows": rows}
     (RESULTS / "web.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [
         f"{machine['cpu']}, {machine['cores']} cores; bench/video.py's 640x360 clip, "
         f"{args.frames} frames, each analysed on its own (BlazeFace on the frame and its two "
-        "square tiles, the crops, the model). The page: Chromium, ONNX Runtime Web (wasm, "
-        "one thread), boxes and bars drawn. Python: BlazeFace on LiteRT, the model on "
-        "onnxruntime. Faces a frame: what each found.",
+        "square tiles, the crops, the model). The page: Chromium, ONNX Runtime Web (wasm; "
+        "one thread from a host without cross-origin isolation, the machine's cores from "
+        "python -m ferkit.web's server), boxes and bars drawn. Python: BlazeFace on LiteRT, "
+        "the model on onnxruntime, as predict.py runs them. Faces a frame: what each found.",
         "",
-        "| model | faces | page frames/s | Python frames/s | faces a frame, page "
-        "| faces a frame, Python |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| model | faces | page threads | page frames/s | Python frames/s "
+        "| faces a frame, page | faces a frame, Python |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
-        f"| {r['model']} | {r['faces']} | {r['page_fps']:.1f} | {r['python_fps']:.1f} "
-        f"| {r['page_found']:.2f} | {r['python_found']:.2f} |"
+        f"| {r['model']} | {r['faces']} | {r['threads']} | {r['page_fps']:.1f} "
+        f"| {r['python_fps']:.1f} | {r['page_found']:.2f} | {r['python_found']:.2f} |"
         for r in rows
     ]
     publish("web", lines)

@@ -17,6 +17,7 @@ from ferkit.evaluate import (
     negative_log_likelihood,
     predict_probs,
     scored_parts,
+    tempered,
 )
 
 
@@ -82,11 +83,11 @@ def with_temperature(model, temperature):
     return keras.Model(model.input, probs, name=model.name)
 
 
-def calibrate_run(model, record, data):
+def calibrate_run(model, record, data, tta=True):
     """Fits a temperature on the run's validation faces and returns (the calibrated model,
     which is model itself when it already holds that temperature; the record's
     `calibration` entry: the temperature, ECE and NLL before and after on validation and
-    public, and the ECE floor)."""
+    public, and the ECE floor; with tta, the TTA path's own calibration under `tta`)."""
     parts = scored_parts(data, np.asarray(record["split"]["val_indices"]))
     to_logits = logits_model(model)
     logits = {k: predict_probs(to_logits, x).astype(np.float64) for k, (x, _) in parts.items()}
@@ -99,10 +100,35 @@ def calibrate_run(model, record, data):
         temperature = current
     entry = {"temperature": temperature, "bins": ECE_BINS, "fitted_on": "val"}
     for k, z in logits.items():
-        labels, calibrated = parts[k][1], softmax(z, temperature)
-        entry[k] = {
-            "before": calibration_stats(softmax(z), labels),
-            "after": calibration_stats(calibrated, labels),
-            "ece_floor": ece_floor(calibrated),
-        }
-    return (model if kept else with_temperature(model, temperature)), entry
+        entry[k] = _stats(softmax(z), softmax(z, temperature), parts[k][1])
+    calibrated = model if kept else with_temperature(model, temperature)
+    if tta:
+        entry["tta"] = tta_calibration(calibrated, parts)
+    return calibrated, entry
+
+
+def _stats(before, after, labels):
+    return {
+        "before": calibration_stats(before, labels),
+        "after": calibration_stats(after, labels),
+        "ece_floor": ece_floor(after),
+    }
+
+
+def tta_calibration(model, parts):
+    """The TTA path's own temperature, fitted on the validation faces' averaged views:
+    averaging calibrated views gives probabilities that are less sure than the views, so
+    the single view's temperature does not carry over. Applied to the average's log
+    (evaluate.tempered), which keeps every label.
+
+    Returns:
+        the record's `calibration.tta`: the temperature, and ECE and NLL before and after
+        on validation and public, with the ECE floor.
+    """
+    probs = {k: predict_probs(model, x, tta=True) for k, (x, _) in parts.items()}
+    logs = {k: np.log(np.maximum(p.astype(np.float64), 1e-12)) for k, p in probs.items()}
+    temperature = fit_temperature(logs["val"], parts["val"][1])
+    entry = {"temperature": temperature, "fitted_on": "val"}
+    for k, p in probs.items():
+        entry[k] = _stats(p, tempered(p, temperature), parts[k][1])
+    return entry

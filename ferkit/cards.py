@@ -157,6 +157,32 @@ def _calibration(record):
     calibration = record.get("calibration")
     if not calibration:
         return ["", "Probabilities are not calibrated (`python calibrate.py` would)."]
+    head = ["", "ECE before", "ECE after", "ECE of exact probabilities (95%)"]
+    head += ["NLL before", "NLL after"]
+    lines = [
+        "",
+        f"Probabilities are calibrated by a temperature of {calibration['temperature']:.3f} "
+        "inside the model, fitted on the validation faces (ECE over "
+        f"{calibration['bins']} bins; NLL: mean negative log-likelihood). The ECE that "
+        "sampling alone gives, were the calibrated probabilities exact, is the scale to "
+        "read it against:",
+        "",
+        *markdown_table(head, _calibration_rows(calibration), numeric=range(1, 6)),
+    ]
+    tta = calibration.get("tta")
+    if tta:
+        lines += [
+            "",
+            "With `--tta`, the average of the views has its own temperature, "
+            f"{tta['temperature']:.3f}, fitted on the validation faces' averages and applied "
+            "to the average's log (labels unchanged); before is the plain average:",
+            "",
+            *markdown_table(head, _calibration_rows(tta), numeric=range(1, 6)),
+        ]
+    return lines
+
+
+def _calibration_rows(calibration):
     rows = []
     for part, title in (("val", "validation"), ("public", "public test")):
         if part in calibration:
@@ -167,18 +193,7 @@ def _calibration(record):
                 [title, f"{b['ece']:.4f}", f"{a['ece']:.4f}", floor]
                 + [f"{b['nll']:.4f}", f"{a['nll']:.4f}"]
             )
-    head = ["", "ECE before", "ECE after", "ECE of exact probabilities (95%)"]
-    head += ["NLL before", "NLL after"]
-    return [
-        "",
-        f"Probabilities are calibrated by a temperature of {calibration['temperature']:.3f} "
-        "inside the model, fitted on the validation faces (ECE over "
-        f"{calibration['bins']} bins; NLL: mean negative log-likelihood). The ECE that "
-        "sampling alone gives, were the calibrated probabilities exact, is the scale to "
-        "read it against:",
-        "",
-        *markdown_table(head, rows, numeric=range(1, 6)),
-    ]
+    return rows
 
 
 def _snippets(name):

@@ -55,17 +55,20 @@ def _fixed_transform(kind, factor, x):
     return np.asarray(layer(np.asarray(x, np.float32), training=True))
 
 
-def predict_probs(model, x, batch_size=BATCH, tta=False):
+def predict_probs(model, x, batch_size=BATCH, tta=False, tta_temperature=None):
     """Class probabilities (n, classes) for raw uint8 faces (n, 48, 48, 1); a bfloat16
     Keras model computes in its float32 copy where this machine only emulates bfloat16.
 
     Args:
         tta: average over tta_views (with the transforms the model was trained with).
+        tta_temperature: the TTA path's own calibration (its record's
+            `calibration.tta.temperature`), applied to the average's log; None: none.
     """
     if tta:
         trained = {k: trained_with(model, k) for k in ("shift", "zoom", "rotate")}
         views = tta_views(np.asarray(x), trained["shift"], trained["zoom"], trained["rotate"])
-        return np.mean([predict_probs(model, v, batch_size) for v in views], axis=0)
+        mean = np.mean([predict_probs(model, v, batch_size) for v in views], axis=0)
+        return mean if tta_temperature is None else tempered(mean, tta_temperature)
     if len(x) == 0:
         return np.zeros((0, model.output_shape[-1]), np.float32)
     # A compiled call skips predict()'s per-call set-up and eager execution's per-layer
@@ -73,6 +76,15 @@ def predict_probs(model, x, batch_size=BATCH, tta=False):
     if len(x) <= batch_size:
         return np.asarray(_compiled(model)(np.asarray(x, np.float32)))
     return _runnable(model).predict(x, batch_size=batch_size, verbose=0)
+
+
+def tempered(probs, temperature):
+    """softmax(log(probs) / temperature): probabilities made less (T > 1) or more sure,
+    their order kept. The views' average of a TTA path is calibrated so, as no single
+    set of logits stands behind it."""
+    z = np.log(np.maximum(np.asarray(probs, np.float64), 1e-12)) / temperature
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _is_keras(model):

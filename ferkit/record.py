@@ -54,6 +54,18 @@ def load_run(model_path):
     return model, read_record(json_path)
 
 
+def tta_temperature(model_path):
+    """The TTA path's temperature of the model at model_path (its record's
+    `calibration.tta`), or None where it has none. An export (`cnn.onnx`,
+    `cnn.int8.tflite`) reads the record of the run it came from, beside it."""
+    path = Path(model_path)
+    json_path = path.with_name(path.name.split(".")[0] + ".json")
+    if path.is_dir() or not json_path.exists():
+        return None
+    calibration = read_record(json_path).get("calibration") or {}
+    return (calibration.get("tta") or {}).get("temperature")
+
+
 def ancestors(record, folder):
     """The runs record was started from (--init-from), oldest first, read from their JSON
     beside it in folder; where one is missing, its summary in the child's `init` stands

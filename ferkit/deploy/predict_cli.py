@@ -28,6 +28,7 @@ from ferkit.deploy.video_cli import check_video_args, predict_video
 from ferkit.errors import InputError, exit_on_input_error
 from ferkit.evaluate import predict_probs
 from ferkit.quiet import import_tensorflow_quietly
+from ferkit.record import tta_temperature
 from ferkit.runs import atomic_write_text, load_model
 
 # The reference CNN writes the homework's submission; photos get the most accurate model;
@@ -76,7 +77,8 @@ def build_parser():
         "--tta",
         action="store_true",
         help="test-time augmentation: average over mirrored views and, for models trained "
-        "with them, shifted, zoomed and rotated views",
+        "with them, shifted, zoomed and rotated views; calibrated by the TTA temperature "
+        "of the model's record (calibrate.py fits it)",
     )
     p.add_argument("--demo", action="store_true", help="run on matplotlib's sample portrait")
     p.add_argument(
@@ -144,6 +146,7 @@ def predict_main(argv=None):
         args.model = DEFAULT_MODEL[task]
         if task in ("webcam", "video"):
             print(f"{task}: {args.model}, the compact model for video (--model to change)")
+    args.tta_temperature = tta_temperature(args.model) if args.tta else None
     if task == "faces":
         return predict_dataset(args)
     if task == "video":
@@ -172,7 +175,7 @@ def predict_dataset(args):
     model = _load(args.model)
     names = class_names_for(model.output_shape[-1])
     data = scored_for(data, len(names), args.ferplus)
-    probs = predict_probs(model, data.x_test, args.batch_size, args.tta)
+    probs = predict_probs(model, data.x_test, args.batch_size, args.tta, args.tta_temperature)
     predicted = probs.argmax(axis=1)
     out = args.out or "submission.csv"
     write_submission(out, data.test_ids, predicted)
@@ -199,7 +202,7 @@ def predict_photos(args, model):
             continue
         faces, crops = faces_in_image(image, detector, args.margin)
         boxes = [f.box for f in faces]
-        probs = predict_probs(model, crops, tta=args.tta) if len(crops) else []
+        probs = _probs(model, crops, args)
         results.append(PhotoResult(path, boxes, [f.score for f in faces], list(probs)))
         out.mkdir(parents=True, exist_ok=True)
         target = _unique(out / f"{path.stem}_annotated{path.suffix.lower() or '.png'}", written)
@@ -233,7 +236,7 @@ def webcam(model, args):
             if not ok:
                 break
             faces, crops = faces_in_image(frame, detector, args.margin)
-            probs = predict_probs(model, crops, tta=args.tta) if len(crops) else []
+            probs = _probs(model, crops, args)
             try:
                 cv2.imshow("ferkit (q quits)", annotate(frame, [f.box for f in faces], probs))
             except cv2.error:
@@ -245,6 +248,14 @@ def webcam(model, args):
     finally:
         camera.release()
         cv2.destroyAllWindows()
+
+
+def _probs(model, crops, args):
+    """The faces' probabilities, through the TTA path (calibrated as its record says) if
+    asked."""
+    if not len(crops):
+        return []
+    return predict_probs(model, crops, tta=args.tta, tta_temperature=args.tta_temperature)
 
 
 def _unique(path, taken):

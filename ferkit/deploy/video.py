@@ -173,7 +173,7 @@ class FaceRow:
 
 
 def analyse(capture, info, model, detector, margin, every=1, start=0.0, end=None, tta=False,
-            on_frames=None, progress=None):  # fmt: skip
+            tta_temperature=None, on_frames=None, progress=None):  # fmt: skip
     """Every face of every analysed frame, with its track id and class probabilities.
 
     Args:
@@ -191,7 +191,9 @@ def analyse(capture, info, model, detector, margin, every=1, start=0.0, end=None
         faces = [r for _, _, found, _ in buffer for r in found]
         crops = np.concatenate([c for *_, c in buffer]) if faces else None
         # The faces of every frame of the batch in one call to the classifier.
-        probs = predict_probs(model, crops, tta=tta) if faces else []
+        probs = (
+            predict_probs(model, crops, tta=tta, tta_temperature=tta_temperature) if faces else []
+        )
         for row, p in zip(faces, probs):
             row.probs = p
         rows.extend(faces)

@@ -62,7 +62,7 @@ def predict_video(args, model):
     try:
         rows = analyse(
             capture, info, model, detector, args.margin, args.every, args.start, args.end,
-            args.tta, on_frames=write, progress=progress,
+            args.tta, args.tta_temperature, on_frames=write, progress=progress,
         )  # fmt: skip
     except BaseException:
         if writer is not None:

@@ -54,7 +54,7 @@ def calibrate_saved(path, data, tta=True):
         model.get_layer("logits")
     except ValueError:
         raise InputError(path, "has no `logits` layer to calibrate") from None
-    calibrated, record["calibration"] = calibrate_run(model, record, data)
+    calibrated, record["calibration"] = calibrate_run(model, record, data, tta=tta)
     # The fit starts from the raw logits, so calibrating again finds the same temperature
     # and the model back: then its file, and the accuracies measured with it, stay as
     # they are.

@@ -23,6 +23,15 @@ def build_parser():
 
 class Handler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}
+    # Cross-origin isolation lets the wasm runtime compute on several threads; a host
+    # that does not send these headers gets the page on one.
+    isolated = True
+
+    def end_headers(self):
+        if self.isolated:
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        super().end_headers()
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass  # one line a file would bury the URL

@@ -7,7 +7,7 @@ import pytest
 from conftest import write_homework
 
 from ferkit.calibration import ece_floor, fit_temperature, temperature_of, with_temperature
-from ferkit.evaluate import expected_calibration_error, negative_log_likelihood
+from ferkit.evaluate import expected_calibration_error, negative_log_likelihood, tempered
 
 
 def _softmax(z):
@@ -114,3 +114,28 @@ def test_calibrate_py_stores_the_temperature_and_records_it(tmp_path, capsys):
     assert (tmp_path / "m" / "cnn.keras").stat().st_mtime_ns == saved
     again = json.loads((tmp_path / "m" / "cnn.json").read_text())["calibration"]
     assert again["temperature"] == pytest.approx(c["temperature"], rel=1e-6)
+    # The TTA path has its own temperature, fitted on validation's averaged views.
+    tta = record["calibration"]["tta"]
+    assert tta["fitted_on"] == "val" and tta["temperature"] > 0
+    assert set(tta["val"]) == set(tta["public"]) == {"before", "after", "ece_floor"}
+    assert tta["val"]["after"]["nll"] <= tta["val"]["before"]["nll"] + 1e-9
+    # predict.py --tta applies it; the labels stay those of the plain average.
+    from ferkit.deploy.predict_cli import predict_main
+
+    common = ["--model", str(tmp_path / "m" / "cnn.keras"), "--data", str(tmp_path / "d")]
+    plain, calibrated = tmp_path / "plain.csv", tmp_path / "calibrated.csv"
+    predict_main(common + ["--tta", "--probs", str(calibrated), "--out", str(tmp_path / "a")])
+    (tmp_path / "m" / "cnn.json").write_text(json.dumps(raw))  # no TTA temperature
+    predict_main(common + ["--tta", "--probs", str(plain), "--out", str(tmp_path / "b")])
+    p, q = (np.loadtxt(f, delimiter=",", skiprows=1)[:, 1:] for f in (plain, calibrated))
+    assert np.allclose(q, tempered(p, tta["temperature"]), atol=2e-6)
+    assert (p.argmax(axis=1) == q.argmax(axis=1)).all()
+
+
+def test_tempered_keeps_the_order_and_sharpens_below_one():
+    p = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
+    sharp, soft = tempered(p, 0.5), tempered(p, 2.0)
+    assert np.allclose(tempered(p, 1.0), p, atol=1e-7)
+    assert (sharp.argmax(axis=1) == p.argmax(axis=1)).all()
+    assert (sharp.max(axis=1) > p.max(axis=1)).all() and (soft.max(axis=1) < p.max(axis=1)).all()
+    assert np.allclose(sharp[0], np.array([25, 9, 4]) / 38, atol=1e-6)

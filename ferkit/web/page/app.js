@@ -13,8 +13,9 @@ const COLOURS = ["#ffc800", "#0078ff", "#50dc50", "#ff50c8", "#ff5000"];
 const SIZE = 48;
 
 ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
-// One thread needs no cross-origin isolation, so any static host serves the page.
-ort.env.wasm.numThreads = 1;
+// Threads need a cross-origin isolated page (python -m ferkit.web's server sends the
+// headers); any other host gets one thread, which works everywhere.
+ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
 
 // What the page last saw, and its analysis, for whoever drives it (tests, benchmarks).
 const state = { ready: false, frames: 0, last: null, lastFrame: null, rate: 0 };
@@ -75,8 +76,18 @@ async function load() {
 
 const argmax = (p) => p.indexOf(Math.max(...p));
 
+// One analysis at a time: a photo dropped while a camera frame is in hand waits for it
+// (a session runs one call at a time).
+let queue = Promise.resolve();
+
 /** Finds and reads every face in a picture (a video, an image bitmap), and shows them. */
-async function analyse(source, kind) {
+function analyse(source, kind) {
+  const job = queue.then(() => analyseNow(source, kind));
+  queue = job.catch(() => {});
+  return job;
+}
+
+async function analyseNow(source, kind) {
   const w = source.videoWidth || source.width;
   const h = source.videoHeight || source.height;
   if (view.width !== w || view.height !== h) [view.width, view.height] = [w, h];
@@ -155,7 +166,12 @@ function nextFrame() {
 
 async function onFrame() {
   if (!stream || paused) return;
-  await analyse(video, "camera");
+  try {
+    await analyse(video, "camera");
+  } catch (err) {
+    say(`The frame could not be read: ${err.message}`);
+    return;
+  }
   countFrame();
   nextFrame();
 }
@@ -182,6 +198,12 @@ async function startCamera() {
     return;
   }
   video.srcObject = stream;
+  stream.getVideoTracks()[0]?.addEventListener("ended", () => {
+    stream = null;
+    say("The camera stopped.");
+    $("camera").disabled = false;
+    $("pause").disabled = true;
+  });
   await video.play();
   $("camera").disabled = true;
   $("pause").disabled = false;
@@ -206,7 +228,13 @@ async function showPhoto(file) {
     say(`${file.name} is not an image this browser can read.`);
     return;
   }
-  const faces = await analyse(bitmap, "photo");
+  let faces;
+  try {
+    faces = await analyse(bitmap, "photo");
+  } catch (err) {
+    say(`${file.name} could not be read: ${err.message}`);
+    return;
+  }
   if (!faces.length) say(`No face was found in ${file.name}.`);
 }
 
