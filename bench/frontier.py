@@ -3,7 +3,9 @@ and without test-time augmentation), its size, its inference speed and the CPU h
 of its whole lineage (the runs it started from, its teachers, its ensemble members).
 
 Reads the models' JSON records and bench/results/runtimes.json (run bench/runtimes.py
-first for the speeds); writes bench/results/frontier.md and the table in RESULTS.md.
+first for the speeds); writes bench/results/frontier.md and the table in RESULTS.md. The
+curve also reads the records of runs kept as points, not shipped (bench/results/points/:
+a run's JSON record, its weights left out).
 Usage: python bench/frontier.py [--models NAME ...]
 """
 
@@ -16,7 +18,8 @@ from report import RUNTIMES, publish
 from ferkit.record import lineage_cost, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ("dnn", "fast", "cnn_stage1", "cnn", "small", "strong", "best", "ferplus", "wide")
+SHIPPED = ("dnn", "fast", "cnn_stage1", "cnn", "small", "strong", "best", "ferplus")
+POINTS = ROOT / "bench" / "results" / "points"
 # The strong nets trained from scratch on FER2013's labels (no teacher), whose accuracy
 # against their lineage's CPU hours makes the curve of each architecture.
 CURVE_NETS = ("vgg", "wide")
@@ -98,7 +101,7 @@ def main(argv=None):
             "| faces/s, one at a time | faces/s, batched | CPU hours |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             *rows,
-            *curve_lines(records, folder),
+            *curve_lines(records + [read_record(p) for p in sorted(POINTS.glob("*.json"))], folder),
         ],
     )
 

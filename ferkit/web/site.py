@@ -123,6 +123,9 @@ def build_site(model_path, out, cache=None):
         raise InputError(model_path, "the page takes a .keras or .onnx model")
     if not model_path.exists():
         raise InputError(model_path, "no such file")
+    if out.exists() and any(out.iterdir()) and not (out / CARD_FILE).exists():
+        # The folder is replaced whole: never a folder this command did not write.
+        raise InputError(out, "exists and is not a page folder (choose another --out)")
     record = read_record(run_paths(model_path)[1])
     runtime = runtime_files()
     out.parent.mkdir(parents=True, exist_ok=True)

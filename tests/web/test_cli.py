@@ -35,6 +35,15 @@ def test_a_missing_model_or_another_kind_of_file_is_one_line(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_folder_that_is_not_a_page_is_left_alone(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    argv = ["--model", str(MODEL), "--out", str(mine), "--no-serve"]
+    assert "is not a page folder" in fails(argv, capsys)
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
 def test_a_corrupt_model_leaves_nothing_written(tmp_path, capsys):
     folder = tmp_path / "work"
     folder.mkdir()
