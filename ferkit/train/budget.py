@@ -18,30 +18,37 @@ from keras import ops
 SIZING_EPOCHS = 3
 
 
+@keras.saving.register_keras_serializable(package="ferkit")
+class Budgeted(keras.optimizers.schedules.LearningRateSchedule):
+    """make_schedule's `cosine` or `onecycle` whose total step count can be changed while
+    training (`.total_steps.assign(n)`). Registered, so that a model compiled with it
+    can be cloned (a bfloat16 model's float32 copy) and its config read back."""
+
+    def __init__(self, kind, lr, total_steps, warmup=0.3):
+        self.kind, self.lr, self.warmup = kind, lr, warmup
+        self.total_steps = keras.Variable(float(total_steps), trainable=False, name="steps")
+
+    def __call__(self, step):
+        lr = self.lr
+        step = ops.cast(step, "float32")
+        total = ops.maximum(self.total_steps, 1.0)
+        if self.kind == "cosine":
+            progress = ops.minimum(step / total, 1.0)
+            return lr * 0.5 * (1.0 + ops.cos(math.pi * progress))
+        warm = ops.maximum(self.warmup * total, 1.0)
+        rising = lr / 25 + (lr - lr / 25) * step / warm
+        progress = ops.clip((step - warm) / ops.maximum(total - warm, 1.0), 0.0, 1.0)
+        falling = lr * (1e-3 + (1 - 1e-3) * 0.5 * (1.0 + ops.cos(math.pi * progress)))
+        return ops.where(step < warm, rising, falling)
+
+    def get_config(self):
+        total = float(self.total_steps.numpy())
+        return {"kind": self.kind, "lr": self.lr, "total_steps": total, "warmup": self.warmup}
+
+
 def budget_schedule(kind, lr, total_steps, warmup=0.3):
-    """A Keras schedule like make_schedule's `cosine` or `onecycle` whose total step count
-    can be changed while training (`.total_steps.assign(n)`)."""
-
-    class Budgeted(keras.optimizers.schedules.LearningRateSchedule):
-        def __init__(self):
-            self.total_steps = keras.Variable(float(total_steps), trainable=False, name="steps")
-
-        def __call__(self, step):
-            step = ops.cast(step, "float32")
-            total = ops.maximum(self.total_steps, 1.0)
-            if kind == "cosine":
-                progress = ops.minimum(step / total, 1.0)
-                return lr * 0.5 * (1.0 + ops.cos(math.pi * progress))
-            warm = ops.maximum(warmup * total, 1.0)
-            rising = lr / 25 + (lr - lr / 25) * step / warm
-            progress = ops.clip((step - warm) / ops.maximum(total - warm, 1.0), 0.0, 1.0)
-            falling = lr * (1e-3 + (1 - 1e-3) * 0.5 * (1.0 + ops.cos(math.pi * progress)))
-            return ops.where(step < warm, rising, falling)
-
-        def get_config(self):
-            return {"kind": kind, "lr": lr, "total_steps": float(self.total_steps.numpy())}
-
-    return Budgeted()
+    """A Budgeted schedule of `total_steps` steps to start with."""
+    return Budgeted(kind, lr, total_steps, warmup)
 
 
 def _forward_seconds(model, batch):

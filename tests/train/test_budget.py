@@ -44,6 +44,25 @@ def test_the_budgeted_schedule_follows_its_length():
     assert np.allclose([float(cosine(0)), float(cosine(10))], [2.0, 0.0], atol=1e-6)
 
 
+def test_a_model_compiled_with_the_schedule_clones_and_its_config_reads_back():
+    """A bfloat16 run's last step, its float32 copy, clones the compiled model."""
+    import keras
+
+    from ferkit.precision import float32_copy
+    from ferkit.train.budget import budget_schedule
+
+    schedule = budget_schedule("onecycle", 0.01, 100)
+    schedule.total_steps.assign(250.0)
+    back = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
+    assert back.get_config() == schedule.get_config() and float(back(125)) == float(schedule(125))
+    inputs = keras.Input((4,))
+    logits = keras.layers.Dense(3, name="logits", dtype="mixed_bfloat16")(inputs)
+    model = keras.Model(inputs, logits)
+    model.compile(optimizer=keras.optimizers.AdamW(schedule), loss="mse")
+    copy = float32_copy(model)
+    assert copy.layers[-1].compute_dtype == "float32"
+
+
 def test_budget_must_be_positive(tmp_path):
     with pytest.raises(SystemExit) as code:
         train_main("cnn", ["--budget-minutes", "0", "--data", str(tmp_path)])
