@@ -17,7 +17,7 @@ from ferkit.evaluate import (
     negative_log_likelihood,
     predict_probs,
     scored_parts,
-    tempered,
+    softmax,
 )
 
 
@@ -38,14 +38,6 @@ def ece_floor(probs, bins=ECE_BINS, draws=1000, seed=0):
         mask = which == b
         gap += np.abs(correct[:, mask].mean(axis=1) - confidence[mask].mean()) * mask.mean()
     return {"mean": float(gap.mean()), "p95": float(np.quantile(gap, 0.95))}
-
-
-def softmax(logits, temperature=1.0):
-    """Probabilities of logits (n, classes) divided by temperature, as the model's
-    `temperature` and `probs` layers compute them."""
-    z = np.asarray(logits, np.float64) / temperature
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def fit_temperature(logits, labels):
@@ -130,5 +122,6 @@ def tta_calibration(model, parts):
     temperature = fit_temperature(logs["val"], parts["val"][1])
     entry = {"temperature": temperature, "fitted_on": "val"}
     for k, p in probs.items():
-        entry[k] = _stats(p, tempered(p, temperature), parts[k][1])
+        # evaluate.tempered(p, temperature), its log taken once above.
+        entry[k] = _stats(p, softmax(logs[k], temperature), parts[k][1])
     return entry

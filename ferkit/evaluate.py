@@ -78,13 +78,20 @@ def predict_probs(model, x, batch_size=BATCH, tta=False, tta_temperature=None):
     return _runnable(model).predict(x, batch_size=batch_size, verbose=0)
 
 
+def softmax(logits, temperature=1.0):
+    """Probabilities of logits (n, classes) divided by temperature, as a calibrated
+    model's `temperature` and `probs` layers compute them."""
+    z = np.asarray(logits, np.float64) / temperature
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def tempered(probs, temperature):
     """softmax(log(probs) / temperature): probabilities made less (T > 1) or more sure,
     their order kept. The views' average of a TTA path is calibrated so, as no single
     set of logits stands behind it."""
-    z = np.log(np.maximum(np.asarray(probs, np.float64), 1e-12)) / temperature
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    logs = np.log(np.maximum(np.asarray(probs, np.float64), 1e-12))
+    return softmax(logs, temperature).astype(np.float32)
 
 
 def _is_keras(model):
