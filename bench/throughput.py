@@ -272,6 +272,10 @@ def main():
     base = baseline_fit(x, y, args.steps)
     machine = describe()
     results = json.loads(THROUGHPUT.read_text()) if THROUGHPUT.exists() else {}
+    # A run of a few models adds to the machine's table rather than replacing it.
+    measured = {(r["model"], r["precision"]) for r in rows}
+    earlier = results.get(machine["cpu"], {}).get("rows", [])
+    rows = [r for r in earlier if (r["model"], r["precision"]) not in measured] + rows
     results[machine["cpu"]] = {
         "cpu": machine["cpu"],
         "cores": machine["cores"],

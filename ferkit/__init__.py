@@ -19,4 +19,4 @@ NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 
 __version__ = "0.1.0"
 # Architectures the trainers can build (ferkit.models.BUILDERS), listed without Keras.
-ARCHITECTURES = ("cnn", "dnn", "vgg", "fast", "compact", "wide")
+ARCHITECTURES = ("cnn", "dnn", "vgg", "fast", "compact", "wide", "lean")

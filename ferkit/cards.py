@@ -22,6 +22,8 @@ ARCHITECTURES = {
     "and 128 at 12",
     "wide": "the fast network's design at more than twice the VGG's arithmetic: no "
     "BatchNorm, one convolution at 48 pixels and 96 to 384 channels where the maps are small",
+    "lean": "the wide network's design at the VGG's arithmetic: no BatchNorm, one "
+    "convolution at 48 pixels and 64 to 256 channels where the maps are small",
     "ensemble": "an average of the logits of several saved runs, each calibrated, one "
     "file holding them all",
 }

@@ -230,6 +230,19 @@ def build_wide(augment=(), num_classes=NUM_CLASSES):
     )
 
 
+def build_lean(augment=(), num_classes=NUM_CLASSES):
+    """The wide net's design at the VGG's arithmetic (235 MFLOP a face): 32, 64, 128 and
+    256 channels at 48, 24, 12 and 6 pixels, no BatchNorm, so that a CPU hour buys about
+    twice the VGG's epochs (bench/results/throughput.md)."""
+    return build_fast(
+        stages=((32,), (64, 64), (128, 128, 128), (256, 256)),
+        head_dropout=0.2,
+        augment=augment,
+        num_classes=num_classes,
+        name="lean",
+    )
+
+
 BUILDERS = {
     "cnn": build_cnn,
     "dnn": build_dnn,
@@ -237,6 +250,7 @@ BUILDERS = {
     "fast": build_fast,
     "compact": build_compact,
     "wide": build_wide,
+    "lean": build_lean,
 }
 
 

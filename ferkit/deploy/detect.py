@@ -30,6 +30,14 @@ GRID = 48  # anchors: one per cell of the 4-pixel stride
 # more again.
 MIN_SCORE = 0.3
 NMS_IOU = 0.3
+# A followed face (BlazeFace.follow) is searched for in a square this many times its box's
+# longer side, and never under the detector's input, so the square is only ever shrunk.
+FOLLOW_REGION = 2.0
+# A re-found face overlaps its last box at least this much (IoU); frames are 1/30 s apart.
+FOLLOW_IOU = 0.3
+# Frames a Follower follows faces between searches of the whole frame: a face that comes
+# into view waits at most this long.
+REDETECT = 10
 # The crop around a box, chosen on composite scenes of training faces (bench/detect.py,
 # bench/results/detect.json): the margin on each side, as a share of the box's longer
 # side, whose crop overlaps the placed FER2013 faces most.
@@ -148,7 +156,33 @@ class BlazeFace:
                 b, c = self._detect(tile)
                 boxes.append(b + ([s, 0, s, 0] if w > h else [0, s, 0, s]))
                 scores.append(c)
-        boxes, scores = np.concatenate(boxes), np.concatenate(scores)
+        return self._faces(np.concatenate(boxes), np.concatenate(scores))
+
+    def follow(self, gray, boxes):
+        """The faces of a frame re-found near their boxes (x, y, w, h) in the frame before:
+        one detector run a face, on a square around its box, instead of three runs on the
+        frame and its tiles. A face not re-found there is dropped."""
+        found, scores = [], []
+        for box in boxes:
+            cx, cy, exact = crop_square(box, (FOLLOW_REGION - 1) / 2)
+            side = max(INPUT, int(round(exact)))
+            x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+            b, c = self._detect(square(gray, x0, y0, side, cv2.BORDER_CONSTANT))
+            b = b + [x0, y0, x0, y0]
+            x, y, w, h = box
+            near = np.flatnonzero(iou(np.array([x, y, x + w, y + h], float), b) > FOLLOW_IOU)
+            if near.size:
+                best = near[np.argmax(c[near])]
+                found.append(b[best])
+                scores.append(c[best])
+        if not found:
+            return []
+        return self._faces(np.array(found), np.array(scores))
+
+    @staticmethod
+    def _faces(boxes, scores):
+        """Faces, largest first, from boxes (x0, y0, x1, y1) and scores after non-maximum
+        suppression."""
         faces = []
         for i in non_max_suppression(boxes, scores):
             x0, y0, x1, y1 = boxes[i]
@@ -162,7 +196,7 @@ class BlazeFace:
         side = max(gray.shape[:2])
         top, left = (side - gray.shape[0]) // 2, (side - gray.shape[1]) // 2
         # Letterboxed to a square, as MediaPipe keeps the aspect ratio.
-        square = cv2.copyMakeBorder(
+        boxed = cv2.copyMakeBorder(
             gray,
             top,
             side - gray.shape[0] - top,
@@ -170,7 +204,7 @@ class BlazeFace:
             side - gray.shape[1] - left,
             cv2.BORDER_CONSTANT,
         )
-        small = cv2.resize(square, (INPUT, INPUT), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(boxed, (INPUT, INPUT), interpolation=cv2.INTER_AREA)
         tensor = np.repeat(small[None, :, :, None], 3, axis=3).astype(np.float32) / 127.5 - 1
         self.interpreter.set_tensor(self.input, tensor)
         self.interpreter.invoke()
@@ -216,10 +250,34 @@ def crop_face(gray, box, margin=0.1):
     cx, cy, exact = crop_square(box, margin)
     side = max(1, int(round(exact)))
     x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    pad = max(0, -x0, -y0, x0 + side - gray.shape[1], y0 + side - gray.shape[0])
-    padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else gray
-    crop = padded[y0 + pad : y0 + pad + side, x0 + pad : x0 + pad + side]
+    crop = square(gray, x0, y0, side, cv2.BORDER_REPLICATE)
     return cv2.resize(crop, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+
+
+def square(gray, x0, y0, side, border):
+    """The side x side part of gray from (x0, y0); beyond the image, an OpenCV border."""
+    pad = max(0, -x0, -y0, x0 + side - gray.shape[1], y0 + side - gray.shape[0])
+    padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, border) if pad else gray
+    return padded[y0 + pad : y0 + pad + side, x0 + pad : x0 + pad + side]
+
+
+class Follower:
+    """A camera's detector: the whole frame searched every `every` frames and, between,
+    each face re-found near its last box (BlazeFace.follow). A detector without `follow`
+    (Haar) searches every frame."""
+
+    def __init__(self, detector, every=REDETECT):
+        self.detector, self.every = detector, every
+        self.faces, self.since = [], 0
+
+    def __call__(self, gray):
+        following = self.faces and self.since + 1 < self.every
+        if following and hasattr(self.detector, "follow"):
+            self.faces = self.detector.follow(gray, [f.box for f in self.faces])
+            self.since += 1
+        else:
+            self.faces, self.since = self.detector(gray), 0
+        return self.faces
 
 
 def grey(image):

@@ -59,6 +59,9 @@ def card(record, n_classes):
             "min_score": detect.MIN_SCORE,
             "nms_iou": detect.NMS_IOU,
             "margin": detect.MARGINS["blazeface"],
+            "follow_region": detect.FOLLOW_REGION,
+            "follow_iou": detect.FOLLOW_IOU,
+            "redetect": detect.REDETECT,
         },
     }
 

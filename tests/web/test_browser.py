@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, needs_deploy, needs_shared
 
-from ferkit.deploy.detect import MARGINS, make_detector
+from ferkit.deploy.detect import MARGINS, REDETECT, make_detector
 from ferkit.deploy.photos import faces_in_image
 from ferkit.deploy.predict_cli import predict_main
 from ferkit.evaluate import predict_probs
@@ -145,9 +145,14 @@ class Visit:
         return self.page.evaluate(script)
 
 
-def python_faces(image):
-    """(boxes, probabilities) of Python's path: BlazeFace, the crop, the model in float32."""
-    faces, crops = faces_in_image(image, make_detector("blazeface"), MARGINS["blazeface"])
+def python_faces(image, followed=None):
+    """(boxes, probabilities) of Python's path: BlazeFace, the crop, the model in float32;
+    with `followed`, the faces re-found near those boxes, as a camera's are."""
+    detector = make_detector("blazeface")
+    if followed is not None:
+        boxes = [tuple(b) for b in followed]
+        detector = functools.partial(detector.follow, boxes=boxes)
+    faces, crops = faces_in_image(image, detector, MARGINS["blazeface"])
     return [list(f.box) for f in faces], predict_probs(load_model(MODEL), crops)
 
 
@@ -201,14 +206,17 @@ def test_the_camera_shows_boxes_with_pythons_labels_for_the_frames_it_read(
     visit.page.wait_for_timeout(500)  # the frame in hand is finished
     seen = visit.evaluate(
         "({faces: ferkit.last.faces, source: ferkit.last.source, frames: ferkit.frames, "
-        "rgba: Array.from(ferkit.lastFrame.data)})"
+        "followed: ferkit.last.followed, rgba: Array.from(ferkit.lastFrame.data)})"
     )
     visit.page.wait_for_timeout(300)
     assert visit.evaluate("ferkit.frames") == seen["frames"], "the page read on after Pause"
     frame = np.array(seen["rgba"], np.uint8).reshape(H, W, 4)[..., 2::-1].copy()  # to BGR
     # The frame is the clip's, through the camera's YUV 4:2:0.
     assert np.abs(frame.astype(int) - picture(known_faces)).mean() < 3
-    boxes, probs = python_faces(frame)
+    # A camera's faces are followed from the frame before, the whole frame searched
+    # every REDETECT frames; Python does the same from the same boxes.
+    assert (seen["followed"] is None) == ((seen["frames"] - 1) % REDETECT == 0)
+    boxes, probs = python_faces(frame, seen["followed"])
     assert seen["source"] == "camera" and len(seen["faces"]) == len(boxes) == 2
     assert [f["box"] for f in seen["faces"]] == boxes
     assert np.abs(np.array([f["probs"] for f in seen["faces"]]) - probs).max() < 1e-3

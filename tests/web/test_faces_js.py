@@ -82,42 +82,73 @@ def test_crops_are_crop_faces(tmp_path):
         assert np.array_equal(np.array(crop).reshape(48, 48), detect.crop_face(picture, box, 0.1))
 
 
-def test_boxes_decode_as_in_python(tmp_path):
-    """Detector.detect on made-up network outputs: the same boxes, scores and order as
-    BlazeFace.__call__, tiles of a wide picture included."""
-    rng = np.random.default_rng(3)
+def made_up_outputs(runs, seed, silent=()):
+    """BlazeFace's raw outputs for `runs` runs: boxes of 20-60 pixels near every anchor,
+    a few percent of them above the threshold (none in the runs numbered in silent)."""
+    rng = np.random.default_rng(seed)
     n = detect.GRID**2
     raw = []
-    for _ in range(3):  # the whole picture and its two tiles
+    for k in range(runs):
         boxes = np.zeros((1, n, 16), np.float32)
         boxes[0, :, :2] = rng.normal(0, 3, (n, 2))
         boxes[0, :, 2:4] = rng.uniform(20, 60, (n, 2))
-        scores = rng.normal(-6, 3, (1, n, 1)).astype(np.float32)
+        scores = rng.normal(-20 if k in silent else -6, 3, (1, n, 1)).astype(np.float32)
         raw.append((boxes, scores))
+    return raw
 
-    class Fake(detect.BlazeFace):
-        def __init__(self):
-            self.anchors, self.calls = detect.anchors(), iter(raw)
 
-        def _detect(self, gray):  # the network's part replaced, the rest as it is
-            side = max(gray.shape[:2])
-            top, left = (side - gray.shape[0]) // 2, (side - gray.shape[1]) // 2
-            b, s = detect.decode(*next(self.calls), self.anchors)
-            found = s > detect.MIN_SCORE
-            return b[found] * side - [left, top, left, top], s[found]
+class MadeUp(detect.BlazeFace):
+    """BlazeFace with its network replaced by made-up outputs, the rest as it is."""
 
-    python = Fake()(np.zeros((360, 640), np.uint8))
-    settings = {"input": detect.INPUT, "grid": detect.GRID}
-    settings |= {"min_score": detect.MIN_SCORE, "nms_iou": detect.NMS_IOU}
+    def __init__(self, raw):
+        self.anchors, self.calls = detect.anchors(), iter(raw)
+
+    def _detect(self, gray):
+        side = max(gray.shape[:2])
+        top, left = (side - gray.shape[0]) // 2, (side - gray.shape[1]) // 2
+        b, s = detect.decode(*next(self.calls), self.anchors)
+        found = s > detect.MIN_SCORE
+        return b[found] * side - [left, top, left, top], s[found]
+
+
+SETTINGS = {"input": detect.INPUT, "grid": detect.GRID, "min_score": detect.MIN_SCORE}
+SETTINGS |= {"nms_iou": detect.NMS_IOU, "follow_region": detect.FOLLOW_REGION}
+SETTINGS |= {"follow_iou": detect.FOLLOW_IOU}
+
+
+def page_detector(tmp_path, raw, call):
+    """What faces.js's Detector, fed the same made-up outputs, finds by `call` in a black
+    640x360 picture."""
     script = (
         "let k = 0;\n"
         "const d = new faces.Detector(async () => data.raw[k++], data.settings);\n"
         "const picture = {data: new Uint8Array(640 * 360), width: 640, height: 360};\n"
-        "const found = await d.detect(picture);\n"
+        f"const found = await d.{call};\n"
         "console.log(JSON.stringify(found));"
     )
     flat = [{"boxes": b.ravel().tolist(), "scores": s.ravel().tolist()} for b, s in raw]
-    page = node(tmp_path, script, {"raw": flat, "settings": settings})
+    return node(tmp_path, script, {"raw": flat, "settings": SETTINGS})
+
+
+def test_boxes_decode_as_in_python(tmp_path):
+    """Detector.detect on made-up network outputs: the same boxes, scores and order as
+    BlazeFace.__call__, tiles of a wide picture included."""
+    raw = made_up_outputs(3, seed=3)  # the whole picture and its two tiles
+    python = MadeUp(raw)(np.zeros((360, 640), np.uint8))
+    page = page_detector(tmp_path, raw, "detect(picture)")
     assert len(python) > 3
+    assert [f["box"] for f in page] == [list(f.box) for f in python]
+    assert np.allclose([f["score"] for f in page], [f.score for f in python], atol=1e-6)
+
+
+def test_followed_faces_are_pythons(tmp_path):
+    """Detector.follow on made-up outputs: the same faces as BlazeFace.follow, for a box
+    inside, one over the edge (the square beyond it black), one larger than half the
+    detector's input (its square shrunk) and one whose run finds nothing near it."""
+    previous = [[300, 120, 80, 80], [-20, 250, 70, 90], [400, 40, 150, 140], [100, 100, 60, 60]]
+    raw = made_up_outputs(4, seed=4, silent={3})
+    python = MadeUp(raw).follow(np.zeros((360, 640), np.uint8), previous)
+    page = page_detector(tmp_path, raw, f"follow(picture, {json.dumps(previous)})")
+    assert 2 <= len(python) <= 3
     assert [f["box"] for f in page] == [list(f.box) for f in python]
     assert np.allclose([f["score"] for f in page], [f.score for f in python], atol=1e-6)

@@ -2,7 +2,7 @@
 // and cropped by faces.js, as Python does it; both nets run on ONNX Runtime Web's wasm
 // backend, on this machine.
 import * as ort from "./ort/ort.wasm.min.mjs";
-import { Detector, cropFace, grey } from "./faces.js";
+import { Detector, Follower, cropFace, grey } from "./faces.js";
 
 const $ = (id) => document.getElementById(id);
 const view = $("view");
@@ -19,9 +19,10 @@ ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardw
 
 // What the page last saw, and its analysis, for whoever drives it (tests, benchmarks).
 const state = { ready: false, frames: 0, last: null, lastFrame: null, rate: 0 };
-state.analyse = (source) => analyse(source, "call");
+// follow: as camera frames are read, faces followed from the frame before.
+state.analyse = (source, follow = false) => analyse(source, follow ? "follow" : "call");
 window.ferkit = state;
-let card, detector, classifier, stream;
+let card, detector, follower, classifier, stream;
 let paused = false;
 const stamps = [];
 
@@ -59,6 +60,7 @@ async function load() {
     const [boxes, scores] = a.dims.at(-1) === 16 ? [a, b] : [b, a];
     return { boxes: boxes.data, scores: scores.data };
   }, card.detector);
+  follower = new Follower(detector, card.detector.redetect);
   classifier = async (crops) => {
     if (!crops.length) return [];
     const x = new Float32Array(crops.length * SIZE * SIZE);
@@ -94,7 +96,11 @@ async function analyseNow(source, kind) {
   context.drawImage(source, 0, 0, w, h);
   const frame = context.getImageData(0, 0, w, h);
   const picture = grey(frame.data, w, h);
-  const found = await detector.detect(picture);
+  // A camera's faces are followed from frame to frame, a photo's searched for.
+  const { faces: found, followed } =
+    kind === "camera" || kind === "follow"
+      ? await follower.next(picture)
+      : { faces: await detector.detect(picture), followed: null };
   const probs = await classifier(found.map((f) => cropFace(picture, f.box, card.detector.margin, SIZE)));
   const faces = found.map((f, i) => ({
     box: f.box,
@@ -104,7 +110,7 @@ async function analyseNow(source, kind) {
   }));
   draw(faces, Math.max(w, h));
   list(faces);
-  Object.assign(state, { frames: state.frames + 1, last: { source: kind, faces }, lastFrame: frame });
+  Object.assign(state, { frames: state.frames + 1, last: { source: kind, faces, followed }, lastFrame: frame });
   return faces;
 }
 
@@ -213,7 +219,10 @@ async function startCamera() {
 function setPaused(value) {
   paused = value;
   $("pause").textContent = paused ? "Resume" : "Pause";
-  if (!paused) nextFrame();
+  if (!paused) {
+    follower?.reset();
+    nextFrame();
+  }
 }
 
 async function showPhoto(file) {

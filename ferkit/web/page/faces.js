@@ -250,8 +250,41 @@ export class Detector {
         found.push(part);
       }
     }
-    const boxes = found.flatMap((f) => f.boxes);
-    const scores = found.flatMap((f) => f.scores);
+    return this.faces(
+      found.flatMap((f) => f.boxes),
+      found.flatMap((f) => f.scores),
+    );
+  }
+
+  /** The faces of a frame re-found near their boxes in the frame before (detect.py's
+   * BlazeFace.follow): one run a face, on a square around its box. */
+  async follow(src, previous) {
+    const { input, follow_region: region, follow_iou: minIou } = this.settings;
+    const boxes = [];
+    const scores = [];
+    for (const box of previous) {
+      const [cx, cy, exact] = cropSquare(box, (region - 1) / 2);
+      const side = Math.max(input, roundHalfEven(exact));
+      const x0 = roundHalfEven(cx - side / 2);
+      const y0 = roundHalfEven(cy - side / 2);
+      const part = await this.detectSquare(cut(src, x0, y0, side, side, false));
+      const [x, y, w, h] = box;
+      let best = -1;
+      part.boxes.forEach((b, i) => {
+        [b[0], b[1], b[2], b[3]] = [b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0];
+        const near = iou([x, y, x + w, y + h], b) > minIou;
+        if (near && (best < 0 || part.scores[i] > part.scores[best])) best = i;
+      });
+      if (best >= 0) {
+        boxes.push(part.boxes[best]);
+        scores.push(part.scores[best]);
+      }
+    }
+    return this.faces(boxes, scores);
+  }
+
+  // Faces, largest first, from boxes (x0, y0, x1, y1) and scores after suppression.
+  faces(boxes, scores) {
     const faces = [];
     for (const i of nonMaxSuppression(boxes, scores, this.settings.nms_iou)) {
       const [x0, y0, x1, y1] = boxes[i];
@@ -295,5 +328,34 @@ export class Detector {
       scores.push(score);
     }
     return { boxes, scores };
+  }
+}
+
+/** A camera's detector (detect.py's Follower): the whole frame searched every `every`
+ * frames and, between, each face re-found near its last box. */
+export class Follower {
+  constructor(detector, every) {
+    this.detector = detector;
+    this.every = every;
+    this.reset();
+  }
+
+  reset() {
+    this.faces = [];
+    this.since = 0;
+  }
+
+  /** {faces, followed}: the faces of the next frame, and the boxes they were followed
+   * from (null where the whole frame was searched). */
+  async next(src) {
+    if (this.faces.length && this.since + 1 < this.every) {
+      const followed = this.faces.map((f) => f.box);
+      this.faces = await this.detector.follow(src, followed);
+      this.since += 1;
+      return { faces: this.faces, followed };
+    }
+    this.faces = await this.detector.detect(src);
+    this.since = 0;
+    return { faces: this.faces, followed: null };
   }
 }
