@@ -51,6 +51,7 @@ class Run:
     teacher: dict | None = None
     init_record: dict | None = None
     start_epoch: int = 0
+    fitted: bool = False  # its training ended, its finish did not
     history: list = field(default_factory=list)
 
     @property
@@ -82,7 +83,13 @@ def train(builder, data, config, out=None, strategy=None, extra_callbacks=(), co
     """
     run = prepare(data, config, out or sys.stdout, strategy, command)
     model, fitted, budget_lr = build(builder, run)
-    fit(run, model, fitted, budget_lr, extra_callbacks)
+    if run.fitted:
+        print(f"finishing {config.name}: its training had ended", file=run.out, flush=True)
+        with run.strategy.scope():
+            fitted.load_weights(run.dir.best)
+    else:
+        fit(run, model, fitted, budget_lr, extra_callbacks)
+        run.dir.fitted.touch()
     with run.strategy.scope():
         record = finish(run, model)
     shutil.rmtree(run.dir.path, ignore_errors=True)
@@ -120,6 +127,7 @@ def prepare(data, config, out, strategy, command):
         # Read once, also on resuming: every save records the run this one started from.
         run.init_record = read_record(run_paths(config.init_from)[1])
     run.start_epoch = run_dir.resume_epoch()
+    run.fitted = run_dir.fitted.exists() and run_dir.best.exists()
     run.history = run_dir.read_history()[: run.start_epoch]
     return run
 
@@ -135,7 +143,7 @@ def build(builder, run):
         fitted = model
         if run.teacher and config.consistent_teacher:
             fitted = consistent_teacher(model, config.teacher, config.distill_weight)
-        if config.budget_minutes and config.schedule in ("onecycle", "cosine"):
+        if config.budget_minutes and config.schedule in ("onecycle", "cosine") and not run.fitted:
             guess = first_guess(
                 model,
                 run.data.x_train,
@@ -150,7 +158,9 @@ def build(builder, run):
         fitted.compile(**compile_args(config, total_steps, budget_lr))
     settings = {k: getattr(config, k) for k in RESUME_KEYS}
     settings |= {"data": run.data.fingerprint, "architecture": architecture_id(model)}
-    if run.start_epoch:
+    if run.fitted:
+        check_resumable(run.dir, settings)
+    elif run.start_epoch:
         check_resumable(run.dir, settings)
         print(f"resuming {config.name} from epoch {run.start_epoch}", file=run.out, flush=True)
     else:

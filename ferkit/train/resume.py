@@ -20,6 +20,9 @@ class RunDir:
         self.best = self.path / "best.weights.h5"
         self.history = self.path / "history.csv"
         self.config = self.path / "config.json"
+        # Written when fit() has ended: Keras then deletes its backup, so a run that failed
+        # while being scored is known by this, and finished without training again.
+        self.fitted = self.path / "fitted"
 
     def resume_epoch(self):
         """Epochs completed by an interrupted run, or 0 when there is none.
@@ -57,8 +60,12 @@ class RunDir:
 
 
 def architecture_id(model):
-    """A short hash of the model's full configuration (layers, sizes, dropout rates)."""
-    return hashlib.sha256(model.to_json().encode()).hexdigest()[:16]
+    """A short hash of the model's full configuration (layers, sizes, dropout rates). Not
+    of how it was compiled: the optimizer's settings are checked on their own, and its
+    name counts the optimizers made before it in the process."""
+    spec = json.loads(model.to_json())
+    spec.pop("compile_config", None)
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def check_resumable(run, settings):

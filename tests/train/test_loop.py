@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -211,3 +212,53 @@ def test_a_corrupt_epoch_counter_falls_back_to_the_previous_epoch(tmp_path):
     assert json.loads(meta.read_text())["epoch"] == 4
     assert (run.backup / "latest.weights.h5").read_bytes() == b"epoch 4"
     assert RunDir(tmp_path, "none").resume_epoch() == 0
+
+
+def test_a_run_that_failed_while_being_scored_is_finished_without_training_again(
+    tmp_path, monkeypatch
+):
+    """Keras deletes its backup when fit() ends; a run whose scoring then failed is finished
+    from its best weights on the next start, not trained again from the first epoch."""
+    import io
+
+    import keras
+
+    from ferkit.data import load_data
+    from ferkit.models import builder_for
+    from ferkit.train import loop
+    from ferkit.train.recipes import resolve
+
+    write_homework(tmp_path / "d")
+    data = load_data(tmp_path / "d")
+    config = resolve("dnn", epochs=3, name="r", models_dir=str(tmp_path / "m"))
+    config = replace(config, precision="float32")
+    builder = builder_for(config)
+    real = loop.run_measures
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(loop, "run_measures", broken)
+    with pytest.raises(OSError):
+        loop.train(builder, data, config, io.StringIO())
+    assert not (tmp_path / "m" / "r.run" / "backup").exists()  # Keras removed it
+    # The last snapshot, read after the next run (loading a model renames later layers).
+    snapshot = tmp_path / "snapshot.keras"
+    snapshot.write_bytes((tmp_path / "m" / "r.keras").read_bytes())
+    monkeypatch.setattr(loop, "run_measures", real)
+    epochs = []
+
+    class Count(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            epochs.append(epoch)
+
+    out = io.StringIO()
+    record = loop.train(builder, data, config, out, extra_callbacks=[Count()])
+    assert "finishing r: its training had ended" in out.getvalue()
+    assert epochs == [] and record["finished"] is True
+    assert [h["epoch"] for h in record["history"]] == [1, 2, 3]
+    finished = keras.models.load_model(tmp_path / "m" / "r.keras")
+    best = keras.models.load_model(snapshot)
+    x = data.x_train[:16]
+    assert np.allclose(finished.predict(x, verbose=0), best.predict(x, verbose=0), atol=1e-6)
+    assert not (tmp_path / "m" / "r.run").exists()
