@@ -30,16 +30,17 @@ ROOT = Path(__file__).resolve().parents[1]
 W, H, SIDE = 640, 360, 110
 
 
-def clip_frames(faces, frames):
-    """The clip's frames, BGR 640x360: faces (48x48 each) drifting over a grey gradient."""
+def clip_frames(faces, frames, side=SIDE):
+    """The clip's frames, BGR 640x360: faces (48x48 each, shown side pixels wide) drifting
+    over a grey gradient."""
     background = np.tile(np.linspace(70, 150, W, dtype=np.uint8), (H, 1))
-    big = [cv2.resize(f, (SIDE, SIDE), interpolation=cv2.INTER_CUBIC) for f in faces]
+    big = [cv2.resize(f, (side, side), interpolation=cv2.INTER_CUBIC) for f in faces]
     slots = [(20, 20), (330, 20), (20, 220), (330, 220)]
     for i in range(frames):
         frame = background.copy()
         for face, (x, y) in zip(big, slots):
             x += int(40 * np.sin(i / 20))
-            frame[y : y + SIDE, x + 100 : x + 100 + SIDE] = face[: H - y, :]
+            frame[y : y + side, x + 100 : x + 100 + side] = face[: H - y, :]
         yield cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
 
 

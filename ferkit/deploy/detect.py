@@ -31,8 +31,12 @@ GRID = 48  # anchors: one per cell of the 4-pixel stride
 MIN_SCORE = 0.3
 NMS_IOU = 0.3
 # A followed face (BlazeFace.follow) is searched for in a square this many times its box's
-# longer side, and never under the detector's input, so the square is only ever shrunk.
-FOLLOW_REGION = 2.0
+# longer side, and never under the detector's input, so the square is only ever shrunk;
+# near its last box a lower score is enough, as a face was there a frame before. Both
+# chosen on clips of training faces (bench/follow.py, bench/results/follow.md): the most
+# faces kept with no box followed on a background.
+FOLLOW_REGION = 4.0
+FOLLOW_SCORE = 0.2
 # A re-found face overlaps its last box at least this much (IoU); frames are 1/30 s apart.
 FOLLOW_IOU = 0.3
 # Frames a Follower follows faces between searches of the whole frame: a face that comes
@@ -167,7 +171,7 @@ class BlazeFace:
             cx, cy, exact = crop_square(box, (FOLLOW_REGION - 1) / 2)
             side = max(INPUT, int(round(exact)))
             x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-            b, c = self._detect(square(gray, x0, y0, side, cv2.BORDER_CONSTANT))
+            b, c = self._detect(square(gray, x0, y0, side, cv2.BORDER_CONSTANT), FOLLOW_SCORE)
             b = b + [x0, y0, x0, y0]
             x, y, w, h = box
             near = np.flatnonzero(iou(np.array([x, y, x + w, y + h], float), b) > FOLLOW_IOU)
@@ -191,8 +195,8 @@ class BlazeFace:
                 faces.append(Face(box, float(scores[i])))
         return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
 
-    def _detect(self, gray):
-        """(boxes (n, 4) in gray's pixels as x0, y0, x1, y1, scores) above MIN_SCORE."""
+    def _detect(self, gray, min_score=MIN_SCORE):
+        """(boxes (n, 4) in gray's pixels as x0, y0, x1, y1, scores) above min_score."""
         side = max(gray.shape[:2])
         top, left = (side - gray.shape[0]) // 2, (side - gray.shape[1]) // 2
         # Letterboxed to a square, as MediaPipe keeps the aspect ratio.
@@ -213,7 +217,7 @@ class BlazeFace:
             self.interpreter.get_tensor(self.scores),
             self.anchors,
         )
-        found = scores > MIN_SCORE
+        found = scores > min_score
         return boxes[found] * side - [left, top, left, top], scores[found]
 
 
@@ -263,8 +267,8 @@ def square(gray, x0, y0, side, border):
 
 class Follower:
     """A camera's detector: the whole frame searched every `every` frames and, between,
-    each face re-found near its last box (BlazeFace.follow). A detector without `follow`
-    (Haar) searches every frame."""
+    each face re-found near its last box (BlazeFace.follow); the whole frame too where a
+    face was not re-found. A detector without `follow` (Haar) searches every frame."""
 
     def __init__(self, detector, every=REDETECT):
         self.detector, self.every = detector, every
@@ -273,10 +277,13 @@ class Follower:
     def __call__(self, gray):
         following = self.faces and self.since + 1 < self.every
         if following and hasattr(self.detector, "follow"):
-            self.faces = self.detector.follow(gray, [f.box for f in self.faces])
-            self.since += 1
-        else:
-            self.faces, self.since = self.detector(gray), 0
+            faces = self.detector.follow(gray, [f.box for f in self.faces])
+            # A face lost is looked for in the whole frame at once: the detector, at the
+            # one scale of a follow, misses some faces that its three scales find.
+            if len(faces) == len(self.faces):
+                self.faces, self.since = faces, self.since + 1
+                return faces
+        self.faces, self.since = self.detector(gray), 0
         return self.faces
 
 

@@ -60,6 +60,7 @@ def card(record, n_classes):
             "nms_iou": detect.NMS_IOU,
             "margin": detect.MARGINS["blazeface"],
             "follow_region": detect.FOLLOW_REGION,
+            "follow_score": detect.FOLLOW_SCORE,
             "follow_iou": detect.FOLLOW_IOU,
             "redetect": detect.REDETECT,
         },

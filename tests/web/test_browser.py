@@ -214,8 +214,9 @@ def test_the_camera_shows_boxes_with_pythons_labels_for_the_frames_it_read(
     # The frame is the clip's, through the camera's YUV 4:2:0.
     assert np.abs(frame.astype(int) - picture(known_faces)).mean() < 3
     # A camera's faces are followed from the frame before, the whole frame searched
-    # every REDETECT frames; Python does the same from the same boxes.
-    assert (seen["followed"] is None) == ((seen["frames"] - 1) % REDETECT == 0)
+    # every REDETECT frames (and where a face was lost); Python does the same from the
+    # same boxes.
+    assert seen["followed"] is None or (seen["frames"] - 1) % REDETECT != 0
     boxes, probs = python_faces(frame, seen["followed"])
     assert seen["source"] == "camera" and len(seen["faces"]) == len(boxes) == 2
     assert [f["box"] for f in seen["faces"]] == boxes

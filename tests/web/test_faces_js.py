@@ -82,9 +82,10 @@ def test_crops_are_crop_faces(tmp_path):
         assert np.array_equal(np.array(crop).reshape(48, 48), detect.crop_face(picture, box, 0.1))
 
 
-def made_up_outputs(runs, seed, silent=()):
+def made_up_outputs(runs, seed, silent=(), faint=()):
     """BlazeFace's raw outputs for `runs` runs: boxes of 20-60 pixels near every anchor,
-    a few percent of them above the threshold (none in the runs numbered in silent)."""
+    a few percent of them above the threshold (none in the runs numbered in silent, and
+    in those in faint, none above it but some above a followed face's)."""
     rng = np.random.default_rng(seed)
     n = detect.GRID**2
     raw = []
@@ -93,6 +94,8 @@ def made_up_outputs(runs, seed, silent=()):
         boxes[0, :, :2] = rng.normal(0, 3, (n, 2))
         boxes[0, :, 2:4] = rng.uniform(20, 60, (n, 2))
         scores = rng.normal(-20 if k in silent else -6, 3, (1, n, 1)).astype(np.float32)
+        if k in faint:  # scores between FOLLOW_SCORE and MIN_SCORE at most
+            scores = np.minimum(scores, np.log(detect.MIN_SCORE / (1 - detect.MIN_SCORE)) - 0.1)
         raw.append((boxes, scores))
     return raw
 
@@ -103,17 +106,17 @@ class MadeUp(detect.BlazeFace):
     def __init__(self, raw):
         self.anchors, self.calls = detect.anchors(), iter(raw)
 
-    def _detect(self, gray):
+    def _detect(self, gray, min_score=detect.MIN_SCORE):
         side = max(gray.shape[:2])
         top, left = (side - gray.shape[0]) // 2, (side - gray.shape[1]) // 2
         b, s = detect.decode(*next(self.calls), self.anchors)
-        found = s > detect.MIN_SCORE
+        found = s > min_score
         return b[found] * side - [left, top, left, top], s[found]
 
 
 SETTINGS = {"input": detect.INPUT, "grid": detect.GRID, "min_score": detect.MIN_SCORE}
 SETTINGS |= {"nms_iou": detect.NMS_IOU, "follow_region": detect.FOLLOW_REGION}
-SETTINGS |= {"follow_iou": detect.FOLLOW_IOU}
+SETTINGS |= {"follow_iou": detect.FOLLOW_IOU, "follow_score": detect.FOLLOW_SCORE}
 
 
 def page_detector(tmp_path, raw, call):
@@ -144,11 +147,55 @@ def test_boxes_decode_as_in_python(tmp_path):
 def test_followed_faces_are_pythons(tmp_path):
     """Detector.follow on made-up outputs: the same faces as BlazeFace.follow, for a box
     inside, one over the edge (the square beyond it black), one larger than half the
-    detector's input (its square shrunk) and one whose run finds nothing near it."""
+    detector's input (its square shrunk), one whose run finds nothing near it and one
+    found only at a followed face's lower threshold."""
     previous = [[300, 120, 80, 80], [-20, 250, 70, 90], [400, 40, 150, 140], [100, 100, 60, 60]]
-    raw = made_up_outputs(4, seed=4, silent={3})
+    previous.append([500, 250, 50, 50])
+    raw = made_up_outputs(5, seed=4, silent={3}, faint={4})
     python = MadeUp(raw).follow(np.zeros((360, 640), np.uint8), previous)
     page = page_detector(tmp_path, raw, f"follow(picture, {json.dumps(previous)})")
-    assert 2 <= len(python) <= 3
+    assert 3 <= len(python) <= 4
+    assert min(f.score for f in python) < detect.MIN_SCORE
     assert [f["box"] for f in page] == [list(f.box) for f in python]
     assert np.allclose([f["score"] for f in page], [f.score for f in python], atol=1e-6)
+
+
+class Scripted:
+    """A detector whose calls, whole or follow, find as many faces as `counts` says."""
+
+    def __init__(self, counts):
+        self.counts, self.calls = iter(counts), []
+
+    def _found(self, kind):
+        self.calls.append(kind)
+        return [detect.Face((10 * i, 0, 5, 5), 0.9) for i in range(next(self.counts))]
+
+    def __call__(self, gray):
+        return self._found("whole")
+
+    def follow(self, gray, boxes):
+        return self._found("follow")
+
+
+def test_the_followers_calls_are_pythons(tmp_path):
+    """faces.js's Follower calls its detector as detect.py's does: the whole frame every
+    few frames, at once where a followed face is lost, and where there is none to follow."""
+    counts, frames = [2, 2, 1, 1, 1, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2], 10
+    python = Scripted(counts)
+    follower = detect.Follower(python, every=3)
+    for _ in range(frames):
+        follower(None)
+    script = (
+        "let k = 0;\nconst calls = [];\n"
+        "const found = (kind) => { calls.push(kind);\n"
+        "  return Array.from({ length: data.counts[k++] }, (_, i) => "
+        "({ box: [10 * i, 0, 5, 5], score: 0.9 })); };\n"
+        "const detector = { detect: async () => found('whole'), "
+        "follow: async () => found('follow') };\n"
+        "const follower = new faces.Follower(detector, 3);\n"
+        "for (let i = 0; i < data.frames; i++) await follower.next(null);\n"
+        "console.log(JSON.stringify(calls));"
+    )
+    page = node(tmp_path, script, {"counts": counts, "frames": frames})
+    assert "follow" in python.calls and python.calls.count("whole") > frames // 3 + 1
+    assert page == python.calls

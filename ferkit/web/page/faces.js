@@ -259,7 +259,8 @@ export class Detector {
   /** The faces of a frame re-found near their boxes in the frame before (detect.py's
    * BlazeFace.follow): one run a face, on a square around its box. */
   async follow(src, previous) {
-    const { input, follow_region: region, follow_iou: minIou } = this.settings;
+    const { input, follow_region: region, follow_iou: minIou, follow_score: minScore } =
+      this.settings;
     const boxes = [];
     const scores = [];
     for (const box of previous) {
@@ -267,7 +268,7 @@ export class Detector {
       const side = Math.max(input, roundHalfEven(exact));
       const x0 = roundHalfEven(cx - side / 2);
       const y0 = roundHalfEven(cy - side / 2);
-      const part = await this.detectSquare(cut(src, x0, y0, side, side, false));
+      const part = await this.detectSquare(cut(src, x0, y0, side, side, false), minScore);
       const [x, y, w, h] = box;
       let best = -1;
       part.boxes.forEach((b, i) => {
@@ -296,9 +297,9 @@ export class Detector {
     return faces.sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
   }
 
-  // One letterboxed square: boxes as x0, y0, x1, y1 in src's pixels, above the threshold.
-  async detectSquare(src) {
-    const { input, min_score: minScore } = this.settings;
+  // One letterboxed square: boxes as x0, y0, x1, y1 in src's pixels, above minScore.
+  async detectSquare(src, minScore = this.settings.min_score) {
+    const { input } = this.settings;
     const side = Math.max(src.width, src.height);
     const top = Math.floor((side - src.height) / 2);
     const left = Math.floor((side - src.width) / 2);
@@ -332,7 +333,8 @@ export class Detector {
 }
 
 /** A camera's detector (detect.py's Follower): the whole frame searched every `every`
- * frames and, between, each face re-found near its last box. */
+ * frames and, between, each face re-found near its last box; the whole frame too where
+ * a face was not re-found. */
 export class Follower {
   constructor(detector, every) {
     this.detector = detector;
@@ -350,9 +352,13 @@ export class Follower {
   async next(src) {
     if (this.faces.length && this.since + 1 < this.every) {
       const followed = this.faces.map((f) => f.box);
-      this.faces = await this.detector.follow(src, followed);
-      this.since += 1;
-      return { faces: this.faces, followed };
+      const faces = await this.detector.follow(src, followed);
+      // A face lost is looked for in the whole frame at once.
+      if (faces.length === followed.length) {
+        this.faces = faces;
+        this.since += 1;
+        return { faces, followed };
+      }
     }
     this.faces = await this.detector.detect(src);
     this.since = 0;
