@@ -22,7 +22,7 @@ SHIPPED = ("dnn", "fast", "cnn_stage1", "cnn", "small", "strong", "best", "ferpl
 POINTS = ROOT / "bench" / "results" / "points"
 # The strong nets trained from scratch on FER2013's labels (no teacher), whose accuracy
 # against their lineage's CPU hours makes the curve of each architecture.
-CURVE_NETS = ("vgg", "wide")
+CURVE_NETS = ("vgg", "wide", "lean")
 
 
 def _acc(value):
