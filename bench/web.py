@@ -8,7 +8,8 @@ The frames are bench/video.py's clip: public test faces drifting over a grey gra
 the camera's own rate left out, in two ways: each searched whole (grey levels, the
 detector on the frame and on its two square tiles, the crops, the model, the boxes and bars
 drawn), as a photo is; and followed, as a camera's frames are (the whole frame searched
-every detect.REDETECT frames, between them one detector run a face near its last box).
+every detect.REDETECT frames, between them one detector run a face near its last box,
+where the faces are fewer than a search's runs).
 Usage: python bench/web.py [--frames 60]
 """
 
@@ -135,7 +136,8 @@ def main(argv=None):
         f"{machine['cpu']}, {machine['cores']} cores; bench/video.py's 640x360 clip, "
         f"{args.frames} frames, each searched whole (BlazeFace on the frame and its two "
         "square tiles), or followed as a camera's frames are (the whole frame every "
-        f"{REDETECT} frames, between them one run a face near its last box); then the "
+        f"{REDETECT} frames, between them one run a face near its last box, where the "
+        "faces are fewer than the search's three runs; four faces are searched for); then the "
         "crops and the model. The page: Chromium, ONNX Runtime Web (wasm; "
         "one thread from a host without cross-origin isolation, the machine's cores from "
         "python -m ferkit.web's server), boxes and bars drawn. Python: BlazeFace on LiteRT, "

@@ -151,16 +151,23 @@ class BlazeFace:
         h, w = gray.shape[:2]
         whole = self._detect(gray)
         boxes, scores = [whole[0]], [whole[1]]
-        if max(h, w) > 1.3 * min(h, w):
+        if self.runs(gray) > 1:
             side = min(h, w)
             # Tiles that overlap, so that a face smaller than the overlap is whole in one.
-            starts = np.linspace(0, max(h, w) - side, math.ceil(max(h, w) / side))
+            starts = np.linspace(0, max(h, w) - side, self.runs(gray) - 1)
             for s in starts.round().astype(int):
                 tile = gray[:, s : s + side] if w > h else gray[s : s + side]
                 b, c = self._detect(tile)
                 boxes.append(b + ([s, 0, s, 0] if w > h else [0, s, 0, s]))
                 scores.append(c)
         return self._faces(np.concatenate(boxes), np.concatenate(scores))
+
+    @staticmethod
+    def runs(gray):
+        """How many detector runs a search of the whole image takes: the image, and the
+        square tiles of one whose sides differ by more than 1.3 times."""
+        h, w = gray.shape[:2]
+        return 1 + math.ceil(max(h, w) / min(h, w)) if max(h, w) > 1.3 * min(h, w) else 1
 
     def follow(self, gray, boxes):
         """The faces of a frame re-found near their boxes (x, y, w, h) in the frame before:
@@ -268,7 +275,8 @@ def square(gray, x0, y0, side, border):
 class Follower:
     """A camera's detector: the whole frame searched every `every` frames and, between,
     each face re-found near its last box (BlazeFace.follow); the whole frame too where a
-    face was not re-found. A detector without `follow` (Haar) searches every frame."""
+    face was not re-found, or where following the faces would take as many detector runs
+    as the search. A detector without `follow` (Haar) searches every frame."""
 
     def __init__(self, detector, every=REDETECT):
         self.detector, self.every = detector, every
@@ -276,6 +284,10 @@ class Follower:
 
     def __call__(self, gray):
         following = self.faces and self.since + 1 < self.every
+        # A follow costs a run a face: with as many faces as a whole search has runs,
+        # the whole search is as cheap and finds new faces too.
+        if following and hasattr(self.detector, "runs"):
+            following = len(self.faces) < self.detector.runs(gray)
         if following and hasattr(self.detector, "follow"):
             faces = self.detector.follow(gray, [f.box for f in self.faces])
             # A face lost is looked for in the whole frame at once: the detector, at the

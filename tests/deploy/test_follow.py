@@ -62,6 +62,20 @@ def test_the_whole_frame_is_searched_every_few_frames_and_when_no_face_is_follow
     assert detector.calls[-3:] == ["follow", "whole", "whole"]
 
 
+def test_faces_as_many_as_a_searchs_runs_are_searched_for_not_followed():
+    detector = Counting()
+    detector.runs = lambda gray: 2  # the frame and one tile, say
+    follower = Follower(detector, every=5)
+    follower(None), follower(None)
+    assert detector.calls == ["whole", "follow"]  # one face: one run instead of two
+    detector.found = detector.found * 2
+    for _ in range(3):
+        follower(None)
+    # The second face appears (the follow finds two, so the frame is searched); then
+    # following two faces would cost the two runs of the search, which finds new ones.
+    assert detector.calls[2:] == ["follow", "whole", "whole", "whole"]
+
+
 @pytest.mark.parametrize("every", [1, 5])
 def test_a_detector_that_cannot_follow_searches_every_frame(every):
     detector = Whole()

@@ -176,11 +176,17 @@ class Scripted:
     def follow(self, gray, boxes):
         return self._found("follow")
 
+    @staticmethod
+    def runs(gray):
+        return 3
+
 
 def test_the_followers_calls_are_pythons(tmp_path):
     """faces.js's Follower calls its detector as detect.py's does: the whole frame every
-    few frames, at once where a followed face is lost, and where there is none to follow."""
-    counts, frames = [2, 2, 1, 1, 1, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2], 10
+    few frames, at once where a followed face is lost, where there is none to follow, and
+    where following would take as many runs as a search."""
+    counts = [2, 2, 1, 1, 1, 0, 0, 2, 2, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2]
+    frames = 12
     python = Scripted(counts)
     follower = detect.Follower(python, every=3)
     for _ in range(frames):
@@ -191,11 +197,14 @@ def test_the_followers_calls_are_pythons(tmp_path):
         "  return Array.from({ length: data.counts[k++] }, (_, i) => "
         "({ box: [10 * i, 0, 5, 5], score: 0.9 })); };\n"
         "const detector = { detect: async () => found('whole'), "
-        "follow: async () => found('follow') };\n"
+        "follow: async () => found('follow'), runs: () => 3 };\n"
         "const follower = new faces.Follower(detector, 3);\n"
         "for (let i = 0; i < data.frames; i++) await follower.next(null);\n"
         "console.log(JSON.stringify(calls));"
     )
     page = node(tmp_path, script, {"counts": counts, "frames": frames})
     assert "follow" in python.calls and python.calls.count("whole") > frames // 3 + 1
+    # Three faces found by a search: three runs to follow them, so the next is searched.
+    after_three = [b for a, b, n in zip(python.calls, python.calls[1:], counts) if n == 3]
+    assert "whole" in after_three and "follow" not in after_three[1:]
     assert page == python.calls

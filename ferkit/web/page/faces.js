@@ -235,9 +235,9 @@ export class Detector {
   async detect(src) {
     const { width: w, height: h } = src;
     const found = [await this.detectSquare(src)];
-    if (Math.max(h, w) > 1.3 * Math.min(h, w)) {
+    if (this.runs(src) > 1) {
       const side = Math.min(h, w);
-      const n = Math.ceil(Math.max(h, w) / side);
+      const n = this.runs(src) - 1;
       for (let k = 0; k < n; k++) {
         // np.linspace(0, long - side, n), rounded as NumPy rounds.
         const s = roundHalfEven(n === 1 ? 0 : ((Math.max(h, w) - side) * k) / (n - 1));
@@ -254,6 +254,13 @@ export class Detector {
       found.flatMap((f) => f.boxes),
       found.flatMap((f) => f.scores),
     );
+  }
+
+  /** How many detector runs a search of the whole image takes: the image, and the
+   * square tiles of one whose sides differ by more than 1.3 times. */
+  runs({ width: w, height: h }) {
+    const [long, short] = [Math.max(h, w), Math.min(h, w)];
+    return long > 1.3 * short ? 1 + Math.ceil(long / short) : 1;
   }
 
   /** The faces of a frame re-found near their boxes in the frame before (detect.py's
@@ -334,7 +341,7 @@ export class Detector {
 
 /** A camera's detector (detect.py's Follower): the whole frame searched every `every`
  * frames and, between, each face re-found near its last box; the whole frame too where
- * a face was not re-found. */
+ * a face was not re-found, or where following would take as many runs as the search. */
 export class Follower {
   constructor(detector, every) {
     this.detector = detector;
@@ -350,7 +357,13 @@ export class Follower {
   /** {faces, followed}: the faces of the next frame, and the boxes they were followed
    * from (null where the whole frame was searched). */
   async next(src) {
-    if (this.faces.length && this.since + 1 < this.every) {
+    let following = this.faces.length && this.since + 1 < this.every;
+    // A follow costs a run a face: with as many faces as a whole search has runs, the
+    // whole search is as cheap and finds new faces too.
+    if (following && this.detector.runs) {
+      following = this.faces.length < this.detector.runs(src);
+    }
+    if (following) {
       const followed = this.faces.map((f) => f.box);
       const faces = await this.detector.follow(src, followed);
       // A face lost is looked for in the whole frame at once.
