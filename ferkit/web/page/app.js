@@ -101,7 +101,8 @@ async function analyseNow(source, kind) {
     kind === "camera" || kind === "follow"
       ? await follower.next(picture)
       : { faces: await detector.detect(picture), followed: null };
-  const probs = await classifier(found.map((f) => cropFace(picture, f.box, card.detector.margin, SIZE)));
+  const { margin, rise } = card.detector;
+  const probs = await classifier(found.map((f) => cropFace(picture, f.box, margin, rise, SIZE)));
   const faces = found.map((f, i) => ({
     box: f.box,
     score: f.score,

@@ -3,7 +3,7 @@
 // decoding and non-maximum suppression, the same tiles and the same crop. No DOM here:
 // the page and the tests in Node call it alike.
 
-// The detector's settings (detect.py's INPUT, GRID, MIN_SCORE, NMS_IOU) come with the
+// The detector's settings (detect.py's BLAZEFACE model, NMS_IOU, ...) come with the
 // model's card, so Python and the page cannot drift apart.
 const f32 = Math.fround;
 
@@ -177,47 +177,67 @@ export function cut(src, x0, y0, w, h, replicate = true) {
 }
 
 /** detect.crop_square: centre and side of the square a crop of box covers. */
-export function cropSquare([x, y, w, h], margin) {
-  return [x + w / 2, y + h / 2, Math.max(w, h) * (1 + 2 * margin)];
+export function cropSquare([x, y, w, h], margin, rise = 0) {
+  const long = Math.max(w, h);
+  return [x + w / 2, y + h / 2 - rise * long, long * (1 + 2 * margin)];
 }
 
 /** detect.crop_face: the face as 48 x 48 grey levels. */
-export function cropFace(src, box, margin, size = 48) {
-  const [cx, cy, exact] = cropSquare(box, margin);
+export function cropFace(src, box, margin, rise = 0, size = 48) {
+  const [cx, cy, exact] = cropSquare(box, margin, rise);
   const side = Math.max(1, roundHalfEven(exact));
   const x0 = roundHalfEven(cx - side / 2);
   const y0 = roundHalfEven(cy - side / 2);
   return resizeArea(cut(src, x0, y0, side, side), size, size);
 }
 
-/** BlazeFace's anchor centres, x then y in 0-1, row by row. */
-export function anchors(grid) {
-  const out = new Float32Array(grid * grid * 2);
-  for (let y = 0; y < grid; y++) {
-    for (let x = 0; x < grid; x++) {
-      out[(y * grid + x) * 2] = f32((x + 0.5) / grid);
-      out[(y * grid + x) * 2 + 1] = f32((y + 0.5) / grid);
+/** BlazeFace's anchor centres, x then y in 0-1, as detect.py's anchors() lays them: the
+ * layers of one stride share a grid, row by row, each cell's anchors consecutive. */
+export function anchors({ input, strides, anchors_per_layer: perLayer }) {
+  const out = [];
+  for (let i = 0; i < strides.length; ) {
+    let layers = 0;
+    while (strides[i + layers] === strides[i]) layers++;
+    const cells = Math.floor(input / strides[i]);
+    for (let y = 0; y < cells; y++) {
+      for (let x = 0; x < cells; x++) {
+        for (let k = 0; k < layers * perLayer; k++) {
+          out.push(f32((x + 0.5) / cells), f32((y + 0.5) / cells));
+        }
+      }
     }
+    i += layers;
   }
-  return out;
+  return Float32Array.from(out);
 }
 
-function iou(a, b) {
+/** [IoU, the share of the smaller box inside the other] of x0, y0, x1, y1 boxes. */
+function overlap(a, b) {
   const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
   const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
   const inter = w * h;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return inter / Math.max(union, 1e-9);
+  const [areaA, areaB] = [(a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])];
+  const union = inter / Math.max(areaA + areaB - inter, 1e-9);
+  return [union, inter / Math.max(Math.min(areaA, areaB), 1e-9)];
 }
 
-/** Indices of the boxes kept, best first (detect.non_max_suppression). */
-export function nonMaxSuppression(boxes, scores, threshold) {
+function iou(a, b) {
+  return overlap(a, b)[0];
+}
+
+/** Indices of the boxes kept, best first (detect.non_max_suppression): each drops the
+ * boxes that overlap it by more than threshold (IoU) or lie more than within inside it
+ * or around it. */
+export function nonMaxSuppression(boxes, scores, threshold, within) {
   let order = scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
   const keep = [];
   while (order.length) {
     const best = order.shift();
     keep.push(best);
-    order = order.filter((i) => iou(boxes[best], boxes[i]) <= threshold);
+    order = order.filter((i) => {
+      const [union, inside] = overlap(boxes[best], boxes[i]);
+      return union <= threshold && inside <= within;
+    });
   }
   return keep;
 }
@@ -228,7 +248,7 @@ export class Detector {
   constructor(run, settings) {
     this.run = run;
     this.settings = settings;
-    this.anchors = anchors(settings.grid);
+    this.anchors = anchors(settings);
   }
 
   /** Faces in a grey image, largest first: [{box: [x, y, w, h], score}]. */
@@ -294,7 +314,8 @@ export class Detector {
   // Faces, largest first, from boxes (x0, y0, x1, y1) and scores after suppression.
   faces(boxes, scores) {
     const faces = [];
-    for (const i of nonMaxSuppression(boxes, scores, this.settings.nms_iou)) {
+    const { nms_iou: maxIou, nms_within: maxWithin } = this.settings;
+    for (const i of nonMaxSuppression(boxes, scores, maxIou, maxWithin)) {
       const [x0, y0, x1, y1] = boxes[i];
       if (x1 > x0 && y1 > y0) {
         const box = [x0, y0, x1 - x0, y1 - y0].map(roundHalfEven);
