@@ -12,7 +12,7 @@ from ferkit import class_names_for
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
 from ferkit.data.labels import scored_for
-from ferkit.deploy.detect import DETECTORS, MARGINS, default_detector, make_detector
+from ferkit.deploy.detect import DETECTORS, MARGINS, Follower, default_detector, make_detector
 from ferkit.deploy.photos import (
     PhotoResult,
     annotate,
@@ -225,11 +225,12 @@ def predict_photos(args, model):
 
 
 def webcam(model, args):
-    """Live camera: boxes and labels on every frame until q is pressed."""
+    """Live camera: boxes and labels on every frame until q is pressed; its faces are
+    followed from frame to frame, as the browser page follows them."""
     camera = cv2.VideoCapture(0)
     if not camera.isOpened():
         raise InputError("camera 0", "OpenCV cannot open a camera")
-    detector = make_detector(args.detector)
+    detector = Follower(make_detector(args.detector))
     try:
         while True:
             ok, frame = camera.read()

@@ -83,3 +83,33 @@ def test_a_detector_that_cannot_follow_searches_every_frame(every):
     for _ in range(4):
         follower(None)
     assert detector.calls == ["whole"] * 4
+
+
+def test_the_webcam_follows_its_faces(monkeypatch):
+    """predict.py --webcam follows a camera's faces between searches, as the page does."""
+    from types import SimpleNamespace
+
+    from ferkit.deploy import predict_cli
+
+    frames = [np.full((60, 80, 3), 128, np.uint8) for _ in range(4)]
+
+    class Camera:
+        def isOpened(self):
+            return True
+
+        def read(self):
+            return (True, frames.pop()) if frames else (False, None)
+
+        def release(self):
+            pass
+
+    detector = Counting()
+    detector.rise = 0.0
+    monkeypatch.setattr(predict_cli.cv2, "VideoCapture", lambda index: Camera())
+    monkeypatch.setattr(predict_cli.cv2, "imshow", lambda *a: None)
+    monkeypatch.setattr(predict_cli.cv2, "waitKey", lambda delay: -1)
+    monkeypatch.setattr(predict_cli.cv2, "destroyAllWindows", lambda: None)
+    monkeypatch.setattr(predict_cli, "make_detector", lambda name: detector)
+    monkeypatch.setattr(predict_cli, "_probs", lambda model, crops, args: np.full((1, 7), 1 / 7))
+    predict_cli.webcam(None, SimpleNamespace(detector="blazeface", margin=0.1))
+    assert detector.calls == ["whole", "follow", "follow", "follow"]
