@@ -101,15 +101,20 @@ def detections(detector, faces, seed):
     return [(scene, truth, detector(scene)) for scene, truth in scenes(faces, seed)]
 
 
+def overlaps(found, truth, crop):
+    """Each detection's crop box's IoU with the placed face, truth (x, y, side, side)."""
+    x, y, s, _ = truth
+    target = np.array([x, y, x + s, y + s], float)
+    return [float(iou(target, crop_box(f.box, crop)[None])[0]) for f in found]
+
+
 def best_overlap(found, truth, crop):
     """(IoU, box) of the detection whose crop box overlaps the placed face most."""
     if not found:
         return 0.0, None
-    x, y, s, _ = truth
-    target = np.array([x, y, x + s, y + s], float)
-    overlaps = [float(iou(target, crop_box(f.box, crop)[None])[0]) for f in found]
-    k = int(np.argmax(overlaps))
-    return overlaps[k], found[k].box
+    each = overlaps(found, truth, crop)
+    k = int(np.argmax(each))
+    return each[k], found[k].box
 
 
 def above(detected, threshold):
@@ -120,24 +125,27 @@ def above(detected, threshold):
 def rates(detected, crop=(0.1, 0.0)):
     """(recall at IoU 0.5, false detections a scene) of detections()."""
     hits, false = [], []
-    for _, (x, y, side, _), found in detected:
-        target = np.array([x, y, x + side, y + side], float)
-        overlaps = [float(iou(target, crop_box(f.box, crop)[None])[0]) for f in found]
-        hits.append(max(overlaps, default=0) >= 0.5)
-        false.append(sum(o < 0.3 for o in overlaps))
+    for _, truth, found in detected:
+        each = overlaps(found, truth, crop)
+        hits.append(max(each, default=0) >= 0.5)
+        false.append(sum(o < 0.3 for o in each))
     return float(np.mean(hits)), float(np.mean(false))
 
 
 def choose_thresholds(train):
-    """({model: threshold}, {model: {threshold: (recall, false a scene)}}) on training
-    scenes: each BlazeFace model's lowest threshold under FALSE_RATE false detections."""
-    table, chosen = {}, {}
+    """({model: threshold}, {model: {threshold: (recall, false a scene)}}, {model: its
+    detections() of the training scenes above its threshold}): each BlazeFace model's
+    lowest threshold under FALSE_RATE false detections. The scenes are searched once, at
+    the lowest threshold: suppression keeps a face only for a better one, so the faces
+    above a threshold are those a search at it would find."""
+    table, chosen, detected = {}, {}, {}
     for name, model in BLAZEFACE_MODELS.items():
         detector = BlazeFace(blazeface_path(model), model, min(THRESHOLDS))
-        detected = detections(detector, train, seed=1)
-        table[name] = {t: rates(above(detected, t)) for t in THRESHOLDS}
+        lowest = detections(detector, train, seed=1)
+        table[name] = {t: rates(above(lowest, t)) for t in THRESHOLDS}
         chosen[name] = next(t for t in THRESHOLDS if table[name][t][1] < FALSE_RATE)
-    return chosen, table
+        detected[name] = above(lowest, chosen[name])
+    return chosen, table, detected
 
 
 def choose_crop(detected):
@@ -169,14 +177,15 @@ def main(argv=None):
     pick = rng.choice(len(faces), min(args.faces, len(faces)), replace=False)
     faces, labels = faces[pick, :, :, 0], labels[pick]
     crops_accuracy = float(np.mean(predict_probs(model, faces[..., None]).argmax(1) == labels))
-    thresholds, by_threshold = choose_thresholds(train)
+    thresholds, by_threshold, train_found = choose_thresholds(train)
     candidates = {
-        f"blazeface {name}": BlazeFace(blazeface_path(m), m, thresholds[name])
+        f"blazeface {name}": (BlazeFace(blazeface_path(m), m, thresholds[name]), train_found[name])
         for name, m in BLAZEFACE_MODELS.items()
-    } | {"haar": make_detector("haar")}
+    }
+    haar = make_detector("haar")
+    candidates["haar"] = (haar, detections(haar, train, seed=1))
     rows = {}
-    for name, detector in candidates.items():
-        train_detected = detections(detector, train, seed=1)
+    for name, (detector, train_detected) in candidates.items():
         crop, by_crop = choose_crop(train_detected)
         scored = detections(detector, faces, seed=2)
         matched = [best_overlap(found, truth, crop) for _, truth, found in scored]

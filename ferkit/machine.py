@@ -25,37 +25,32 @@ BF16_ISAS = {
 
 
 @functools.cache
-def cpu_info():
-    """(model name, set of flags) of the first CPU in /proc/cpuinfo; elsewhere the
-    platform's processor name and no flags."""
-    name, flags = platform.processor() or platform.machine(), set()
+def _first_cpu():
+    """{field: value} of the first CPU in /proc/cpuinfo (up to its flags); {} elsewhere."""
+    fields = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                name = value.strip()
-            elif key.strip() in ("flags", "Features"):
-                flags = set(value.split())
+            fields.setdefault(key.strip(), value.strip())
+            if key.strip() in ("flags", "Features"):
                 break
     except OSError:
         pass
-    return name, frozenset(flags)
+    return fields
 
 
-@functools.cache
+def cpu_info():
+    """(model name, set of flags) of the first CPU in /proc/cpuinfo; elsewhere the
+    platform's processor name and no flags."""
+    fields = _first_cpu()
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    return name, frozenset((fields.get("flags") or fields.get("Features") or "").split())
+
+
 def cpu_generation():
     """(family, model) numbers of the first CPU in /proc/cpuinfo; None elsewhere."""
-    numbers = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("cpu family", "model") and value.strip().isdigit():
-                numbers.setdefault(key.strip(), int(value))
-            if len(numbers) == 2:
-                return numbers["cpu family"], numbers["model"]
-    except OSError:
-        pass
-    return None
+    family, model = _first_cpu().get("cpu family", ""), _first_cpu().get("model", "")
+    return (int(family), int(model)) if family.isdigit() and model.isdigit() else None
 
 
 def cpu_name():

@@ -198,10 +198,11 @@ class BlazeFace:
         h, w = gray.shape[:2]
         whole = self._detect(gray)
         boxes, scores = [whole[0]], [whole[1]]
-        if self.runs(gray) > 1:
+        tiles = self.runs(gray) - 1
+        if tiles:
             side = min(h, w)
             # Tiles that overlap, so that a face smaller than the overlap is whole in one.
-            starts = np.linspace(0, max(h, w) - side, self.runs(gray) - 1)
+            starts = np.linspace(0, max(h, w) - side, tiles)
             for s in starts.round().astype(int):
                 tile = gray[:, s : s + side] if w > h else gray[s : s + side]
                 b, c = self._detect(tile)

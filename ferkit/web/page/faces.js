@@ -255,9 +255,9 @@ export class Detector {
   async detect(src) {
     const { width: w, height: h } = src;
     const found = [await this.detectSquare(src)];
-    if (this.runs(src) > 1) {
+    const n = this.runs(src) - 1; // the square tiles
+    if (n) {
       const side = Math.min(h, w);
-      const n = this.runs(src) - 1;
       for (let k = 0; k < n; k++) {
         // np.linspace(0, long - side, n), rounded as NumPy rounds.
         const s = roundHalfEven(n === 1 ? 0 : ((Math.max(h, w) - side) * k) / (n - 1));
