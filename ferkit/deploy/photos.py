@@ -9,7 +9,7 @@ import matplotlib.cbook
 import numpy as np
 
 from ferkit import IMAGE_SIZE, class_names_for
-from ferkit.deploy.detect import crop_face, grey
+from ferkit.deploy.detect import grey
 from ferkit.errors import InputError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
@@ -54,13 +54,12 @@ def read_image(path):
     return image
 
 
-def faces_in_image(image, detector, margin=0.1, rise=None):
+def faces_in_image(image, detector):
     """(faces, crops (n, 48, 48, 1) uint8) for a BGR image; detector: a callable of
-    ferkit.deploy.detect; rise: the detector's `rise` unless given."""
+    ferkit.deploy.detect, cropping as its `crop` says."""
     gray = grey(image)
     faces = detector(gray)
-    rise = detector.rise if rise is None else rise
-    crops = np.array([crop_face(gray, f.box, margin, rise) for f in faces], np.uint8)
+    crops = np.array([detector.crop(gray, f.box) for f in faces], np.uint8)
     return faces, crops.reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
 
 

@@ -12,7 +12,7 @@ from ferkit import class_names_for
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
 from ferkit.data.labels import scored_for
-from ferkit.deploy.detect import DETECTORS, MARGINS, Follower, default_detector, make_detector
+from ferkit.deploy.detect import CROPS, DETECTORS, Follower, default_detector, make_detector
 from ferkit.deploy.photos import (
     PhotoResult,
     annotate,
@@ -93,7 +93,9 @@ def build_parser():
         "--margin",
         type=float,
         help="crop margin around each face box, a share of its side (default: the "
-        f"detector's, chosen to match FER2013's framing: {MARGINS})",
+        "detector's, chosen to match FER2013's framing: "
+        + ", ".join(f"{name} {crop.margin:g}" for name, crop in CROPS.items())
+        + ")",
     )
     p.add_argument(
         "--faces-csv", metavar="PATH", help="photos: the per-face table (default OUT/faces.csv)"
@@ -140,8 +142,6 @@ def predict_main(argv=None):
         if args.inputs or args.demo
         else "faces"
     )
-    if args.margin is None:
-        args.margin = MARGINS[args.detector]
     if args.model is None:
         args.model = DEFAULT_MODEL[task]
         if task in ("webcam", "video"):
@@ -191,7 +191,7 @@ def predict_photos(args, model):
     """predict.py on image files and folders: annotated copies plus faces.csv/.json."""
     out = Path(args.out or "predictions")
     inputs = expand_inputs(args.inputs) + ([demo_image()] if args.demo else [])
-    detector = make_detector(args.detector)
+    detector = make_detector(args.detector, margin=args.margin)
     results, failed, written = [], 0, set()
     for path in inputs:
         try:
@@ -200,7 +200,7 @@ def predict_photos(args, model):
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
-        faces, crops = faces_in_image(image, detector, args.margin)
+        faces, crops = faces_in_image(image, detector)
         boxes = [f.box for f in faces]
         probs = _probs(model, crops, args)
         results.append(PhotoResult(path, boxes, [f.score for f in faces], list(probs)))
@@ -230,13 +230,13 @@ def webcam(model, args):
     camera = cv2.VideoCapture(0)
     if not camera.isOpened():
         raise InputError("camera 0", "OpenCV cannot open a camera")
-    detector = Follower(make_detector(args.detector))
+    detector = Follower(make_detector(args.detector, margin=args.margin))
     try:
         while True:
             ok, frame = camera.read()
             if not ok:
                 break
-            faces, crops = faces_in_image(frame, detector, args.margin)
+            faces, crops = faces_in_image(frame, detector)
             probs = _probs(model, crops, args)
             try:
                 cv2.imshow("ferkit (q quits)", annotate(frame, [f.box for f in faces], probs))

@@ -172,7 +172,7 @@ class FaceRow:
     probs: np.ndarray = None
 
 
-def analyse(capture, info, model, detector, margin, every=1, start=0.0, end=None, tta=False,
+def analyse(capture, info, model, detector, every=1, start=0.0, end=None, tta=False,
             tta_temperature=None, on_frames=None, progress=None):  # fmt: skip
     """Every face of every analysed frame, with its track id and class probabilities.
 
@@ -205,7 +205,7 @@ def analyse(capture, info, model, detector, margin, every=1, start=0.0, end=None
             progress(done)
 
     for index, seconds, frame in frames(capture, info, every, start, end):
-        found, crops = faces_in_image(frame, detector, margin)
+        found, crops = faces_in_image(frame, detector)
         ids = tracker.update([f.box for f in found])
         face_rows = [FaceRow(index, seconds, i, f.box, f.score) for i, f in zip(ids, found)]
         buffer.append((index, frame, face_rows, crops))

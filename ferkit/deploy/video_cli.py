@@ -37,11 +37,11 @@ def check_video_args(args):
 
 def predict_video(args, model):
     """Analyses args.video with model; writes into args.out (default predictions/).
-    args.margin is the crop margin, resolved from the detector by predict_main."""
+    args.margin, where given, replaces the detector's crop margin."""
     check_video_args(args)
     capture, info = open_video(args.video)
     names = class_names_for(model.output_shape[-1])
-    detector = make_detector(args.detector)
+    detector = make_detector(args.detector, margin=args.margin)
     out = Path(args.out or "predictions")
     stem = info.path.stem
     annotated = Path(args.annotated or out / f"{stem}_annotated.webm")
@@ -61,7 +61,7 @@ def predict_video(args, model):
     progress = Progress(expected_frames(info, args))
     try:
         rows = analyse(
-            capture, info, model, detector, args.margin, args.every, args.start, args.end,
+            capture, info, model, detector, args.every, args.start, args.end,
             args.tta, args.tta_temperature, on_frames=write, progress=progress,
         )  # fmt: skip
     except BaseException:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import needs_deploy
 
-from ferkit.deploy.detect import Face, Follower, grey, iou, make_detector
+from ferkit.deploy.detect import Crop, Face, Follower, grey, iou, make_detector
 from ferkit.deploy.photos import demo_image, read_image
 
 
@@ -104,12 +104,12 @@ def test_the_webcam_follows_its_faces(monkeypatch):
             pass
 
     detector = Counting()
-    detector.rise = 0.0
+    detector.crop = Crop()
     monkeypatch.setattr(predict_cli.cv2, "VideoCapture", lambda index: Camera())
     monkeypatch.setattr(predict_cli.cv2, "imshow", lambda *a: None)
     monkeypatch.setattr(predict_cli.cv2, "waitKey", lambda delay: -1)
     monkeypatch.setattr(predict_cli.cv2, "destroyAllWindows", lambda: None)
-    monkeypatch.setattr(predict_cli, "make_detector", lambda name: detector)
+    monkeypatch.setattr(predict_cli, "make_detector", lambda name, margin=None: detector)
     monkeypatch.setattr(predict_cli, "_probs", lambda model, crops, args: np.full((1, 7), 1 / 7))
     predict_cli.webcam(None, SimpleNamespace(detector="blazeface", margin=0.1))
     assert detector.calls == ["whole", "follow", "follow", "follow"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, needs_deploy
 
-from ferkit.deploy.detect import crop_face, make_detector
+from ferkit.deploy.detect import CROPS, crop_face, grey, make_detector
 from ferkit.deploy.photos import demo_image, faces_in_image, read_image
 from ferkit.deploy.predict_cli import predict_main
 
@@ -41,6 +41,19 @@ def test_crops_look_like_fer2013(detector):
     gray = image.mean(axis=2).astype(np.uint8)
     corner = crop_face(gray, (0, 0, 40, 40))  # a box at the border still gives 48x48
     assert corner.shape == (48, 48)
+
+
+@pytest.mark.parametrize("detector", ["haar", pytest.param("blazeface", marks=needs_deploy)])
+def test_a_margin_given_replaces_the_detectors_and_keeps_its_rise(detector):
+    image = read_image(demo_image())
+    wide = make_detector(detector, margin=0.5)
+    assert wide.crop.margin == 0.5 and wide.crop.rise == CROPS[detector].rise
+    faces, tight = faces_in_image(image, make_detector(detector))
+    _, loose = faces_in_image(image, wide)
+    expected = crop_face(grey(image), faces[0].box, 0.5, CROPS[detector].rise)
+    np.testing.assert_array_equal(loose[0, :, :, 0], expected)
+    # The wider crop shows more around the face: the same face, smaller in the crop.
+    assert np.abs(loose.astype(int) - tight).mean() > 5
 
 
 def test_no_face_and_bad_files(tmp_path, capsys):

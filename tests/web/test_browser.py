@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, needs_deploy, needs_shared
 
-from ferkit.deploy.detect import MARGINS, REDETECT, RISES, make_detector
+from ferkit.deploy.detect import REDETECT, make_detector
 from ferkit.deploy.photos import faces_in_image
 from ferkit.deploy.predict_cli import predict_main
 from ferkit.evaluate import predict_probs
@@ -152,7 +152,7 @@ def python_faces(image, followed=None):
     if followed is not None:
         boxes = [tuple(b) for b in followed]
         detector = functools.partial(detector.follow, boxes=boxes)
-    faces, crops = faces_in_image(image, detector, MARGINS["blazeface"], RISES["blazeface"])
+    faces, crops = faces_in_image(image, detector)
     return [list(f.box) for f in faces], predict_probs(load_model(MODEL), crops)
 
 

@@ -44,7 +44,14 @@ def test_a_folder_that_is_not_a_page_is_left_alone(tmp_path, capsys):
     assert (mine / "notes.txt").read_text() == "keep"
 
 
-def test_a_corrupt_model_leaves_nothing_written(tmp_path, capsys):
+def test_a_corrupt_model_leaves_nothing_written(tmp_path, capsys, monkeypatch):
+    # The runtime's files are only copied before the model is read: stand-ins will do
+    # where `npm ci` has not run.
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for name in site.RUNTIME_FILES:
+        (runtime / name).write_text("")
+    monkeypatch.setattr(site, "RUNTIME", runtime)
     folder = tmp_path / "work"
     folder.mkdir()
     shutil.copyfile(MODEL.with_suffix(".json"), folder / "bad.json")
