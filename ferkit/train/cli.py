@@ -178,6 +178,13 @@ def _add_recipe_args(p, model_name):
         help="weight the loss against class imbalance (none)",
     )
     g.add_argument(
+        "--progressive",
+        metavar="SIZE:EPOCHS,...",
+        default=hide,
+        help="train the first epochs on faces shrunk, at a fraction of the cost: 32:6,40:4 "
+        "is 32 pixels for 6 epochs, then 40 for 4, then 48 (nets with global pooling; off)",
+    )
+    g.add_argument(
         "--precision",
         choices=PRECISIONS,
         default=hide,
@@ -202,6 +209,7 @@ _RECIPE_FLAGS = {
     "mixup": "mixup",
     "class_weight": "class_weight",
     "precision": "precision",
+    "progressive": "progressive",
 }
 
 
@@ -244,6 +252,7 @@ def resolve_config(p, args, model_name):
         parse_augment(config.augment)
     except ValueError as e:
         p.error(f"--augment: {e}")
+    _check_progressive(p, args, config)
     config.name = args.name or (config.model if args.recipe == "reference" else args.recipe)
     config.seed, config.val_split, config.limit = args.seed, args.val_split, args.limit
     config.split_seed = args.split_seed
@@ -259,6 +268,26 @@ def resolve_config(p, args, model_name):
     config.labels = args.labels
     config.budget_minutes = args.budget_minutes
     return config
+
+
+def _check_progressive(p, args, config):
+    from ferkit.models import resolution_free
+    from ferkit.train.progressive import parse_progressive
+
+    try:
+        stages = parse_progressive(config.progressive)
+    except ValueError as e:
+        p.error(f"--progressive: {e}")
+    if not stages:
+        return
+    if not resolution_free(config.model):
+        p.error(f"--progressive: the {config.model} net needs 48-pixel faces")
+    # The budget measures its first epochs to size the schedule; shrunk faces would
+    # make it plan too many.
+    if args.budget_minutes is not None:
+        p.error("--progressive cannot be sized by --budget-minutes; give --epochs")
+    if args.consistent_teacher:
+        p.error("--progressive and --consistent-teacher cannot be combined")
 
 
 @exit_on_input_error

@@ -33,6 +33,7 @@ RESUME_KEYS = (
     "distill_weight",
     "teacher_tta",
     "consistent_teacher",
+    "progressive",
 )
 
 
@@ -79,6 +80,9 @@ class TrainConfig:
     # The teacher labels each augmented view the student trains on, every step, instead
     # of each plain face once (consistent teaching).
     consistent_teacher: bool = False
+    # The first epochs train on faces shrunk: "32:6,40:4" is 32 pixels for 6 epochs,
+    # then 40 for 4, then full size (ferkit.train.progressive).
+    progressive: str = ""
 
     @property
     def split_seed_used(self):

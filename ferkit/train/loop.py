@@ -28,6 +28,7 @@ from ferkit.train.distill import distill_targets, teacher_record, teaching_views
 from ferkit.train.distribute import prepare_model, strategy_name, worker_id
 from ferkit.train.optim import make_optimizer, make_schedule, plateau_callback
 from ferkit.train.pipeline import class_weights, make_dataset, split
+from ferkit.train.progressive import ProgressiveResolution, parse_progressive, progressive_callback
 from ferkit.train.recipes import recipe_changes
 from ferkit.train.resume import RunDir, architecture_id, check_resumable
 from ferkit.train.sources import warm_start
@@ -143,6 +144,8 @@ def build(builder, run):
         fitted = model
         if run.teacher and config.consistent_teacher:
             fitted = consistent_teacher(model, config.teacher, config.distill_weight)
+        elif config.progressive:
+            fitted = ProgressiveResolution(model, name="progressive")
         if config.budget_minutes and config.schedule in ("onecycle", "cosine") and not run.fitted:
             guess = first_guess(
                 model,
@@ -262,6 +265,8 @@ def callbacks(run, model, budget_lr, extra):
         found.append(resumable_early_stopping(config.patience, history))
     if config.schedule == "plateau":
         found.append(plateau_callback())
+    if config.progressive:
+        found.append(progressive_callback(parse_progressive(config.progressive), run.out))
     found.append(keras.callbacks.BackupAndRestore(str(run.dir.backup), double_checkpoint=True))
     return found
 

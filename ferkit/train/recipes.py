@@ -72,6 +72,7 @@ RECIPE_SETTINGS = (
     "mixup",
     "class_weight",
     "precision",
+    "progressive",
 )
 
 
