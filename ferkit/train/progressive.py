@@ -87,9 +87,10 @@ class ProgressiveResolution(keras.Model):
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if self.size != IMAGE_SIZE:
-            # Antialiased, so a shrunk face is what a lower-resolution camera would see.
+            # Area averaging: a shrunk face as a lower-resolution camera would see it, at a
+            # tenth of the cost of an antialiased bilinear resize on the CPU.
             x = keras.ops.image.resize(
-                keras.ops.cast(x, "float32"), (self.size, self.size), antialias=True
+                keras.ops.cast(x, "float32"), (self.size, self.size), interpolation="area"
             )
         return super().train_step((x, y, sample_weight))
 
