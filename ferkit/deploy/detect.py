@@ -65,11 +65,6 @@ FOLLOW_IOU = 0.3
 REDETECT = 10
 
 
-# The crop around a box, chosen on composite scenes of training faces (bench/detect.py,
-# bench/results/detect.json): the margin on each side, as a share of the box's longer
-# side, and the rise of the crop's centre above the box's, in the same share, whose crop
-# overlaps the placed FER2013 faces most (BlazeFace's box sits low on a FER2013 face,
-# which shows the forehead and cuts the chin).
 @dataclass(frozen=True)
 class Crop:
     """How a detector's box becomes a FER2013-like face: a square of the box's longer
@@ -83,6 +78,11 @@ class Crop:
         return crop_face(gray, box, self.margin, self.rise)
 
 
+# The crop around a box, chosen on composite scenes of training faces (bench/detect.py,
+# bench/results/detect.json): the margin on each side, as a share of the box's longer
+# side, and the rise of the crop's centre above the box's, in the same share, whose crop
+# overlaps the placed FER2013 faces most (BlazeFace's box sits low on a FER2013 face,
+# which shows the forehead and cuts the chin).
 CROPS = {"blazeface": Crop(margin=0.1, rise=0.1), "haar": Crop()}
 
 

@@ -94,10 +94,6 @@ class ProgressiveResolution(keras.Model):
             )
         return super().train_step((x, y, sample_weight))
 
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.net(x, training=False)
-
 
 def progressive_callback(stages, out):
     """Sets each epoch's face size, tracing a new training step when it changes, and
