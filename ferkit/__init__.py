@@ -20,3 +20,5 @@ NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 __version__ = "0.1.0"
 # Architectures the trainers can build (ferkit.models.BUILDERS), listed without Keras.
 ARCHITECTURES = ("cnn", "dnn", "vgg", "fast", "compact", "wide", "lean")
+# Those that end their convolutions in global pooling, and so train at any face size.
+RESOLUTION_FREE = ("fast", "compact", "wide", "lean")

@@ -254,15 +254,6 @@ BUILDERS = {
 }
 
 
-# The nets that end their convolutions in global pooling, and so train at any face size.
-RESOLUTION_FREE = ("fast", "compact", "wide", "lean")
-
-
-def resolution_free(name):
-    """Whether the named architecture computes on faces of any size."""
-    return name in RESOLUTION_FREE
-
-
 def builder_for(config):
     """The builder of a TrainConfig's model, with its augmentation."""
 

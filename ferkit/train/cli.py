@@ -4,6 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ferkit import RESOLUTION_FREE
 from ferkit.cli import add_data_arg, command_line, parser
 from ferkit.data import load_data
 from ferkit.errors import exit_on_input_error
@@ -18,6 +19,7 @@ from ferkit.train.distribute import (
     tf_config_problem,
     worker_id,
 )
+from ferkit.train.stages import parse_progressive
 
 
 def train_parser(model_name):
@@ -271,16 +273,13 @@ def resolve_config(p, args, model_name):
 
 
 def _check_progressive(p, args, config):
-    from ferkit.models import resolution_free
-    from ferkit.train.progressive import parse_progressive
-
     try:
         stages = parse_progressive(config.progressive)
     except ValueError as e:
         p.error(f"--progressive: {e}")
     if not stages:
         return
-    if not resolution_free(config.model):
+    if config.model not in RESOLUTION_FREE:
         p.error(f"--progressive: the {config.model} net needs 48-pixel faces")
     # The budget measures its first epochs to size the schedule; shrunk faces would
     # make it plan too many.

@@ -28,10 +28,11 @@ from ferkit.train.distill import distill_targets, teacher_record, teaching_views
 from ferkit.train.distribute import prepare_model, strategy_name, worker_id
 from ferkit.train.optim import make_optimizer, make_schedule, plateau_callback
 from ferkit.train.pipeline import class_weights, make_dataset, split
-from ferkit.train.progressive import ProgressiveResolution, parse_progressive, progressive_callback
+from ferkit.train.progressive import ProgressiveResolution, progressive_callback
 from ferkit.train.recipes import recipe_changes
 from ferkit.train.resume import RunDir, architecture_id, check_resumable
 from ferkit.train.sources import warm_start
+from ferkit.train.stages import parse_progressive
 
 
 @dataclass

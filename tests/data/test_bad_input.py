@@ -205,3 +205,20 @@ def test_no_traceback_from_the_real_script(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {tmp_path / 'train.csv'}: truncated gzip file"
     assert "Traceback" not in result.stderr
+
+
+def test_tensorflow_is_not_loaded_for_input_that_is_refused(tmp_path):
+    # Its start-up chatter reaches the terminal where the quiet import is bypassed.
+    write_homework(tmp_path)
+    (tmp_path / "train.csv").write_bytes(gzip.compress(b"label,feature\n")[:10])
+    script = (
+        "import sys\n"
+        "from ferkit.train.cli import train_main\n"
+        "try:\n"
+        f"    train_main('cnn', ['--data', {str(tmp_path)!r}, '--model', 'lean',"
+        " '--progressive', '24:2'])\n"
+        "except SystemExit as e:\n"
+        "    print(e.code, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.stdout.split() == ["2", "False", "False"], result.stderr

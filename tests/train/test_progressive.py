@@ -9,7 +9,8 @@ import pytest
 
 from ferkit.models import build_fast
 from ferkit.train.cli import train_main
-from ferkit.train.progressive import ProgressiveResolution, parse_progressive, size_at
+from ferkit.train.progressive import ProgressiveResolution
+from ferkit.train.stages import parse_progressive, size_at
 
 
 def test_a_schedule_reads_as_sizes_and_epochs():

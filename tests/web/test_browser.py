@@ -145,13 +145,22 @@ class Visit:
         return self.page.evaluate(script)
 
 
+class Near:
+    """A detector re-finding faces near given boxes, as a camera's are followed."""
+
+    def __init__(self, detector, boxes):
+        self.detector, self.boxes, self.crop = detector, boxes, detector.crop
+
+    def __call__(self, gray):
+        return self.detector.follow(gray, self.boxes)
+
+
 def python_faces(image, followed=None):
     """(boxes, probabilities) of Python's path: BlazeFace, the crop, the model in float32;
     with `followed`, the faces re-found near those boxes, as a camera's are."""
     detector = make_detector("blazeface")
     if followed is not None:
-        boxes = [tuple(b) for b in followed]
-        detector = functools.partial(detector.follow, boxes=boxes)
+        detector = Near(detector, [tuple(b) for b in followed])
     faces, crops = faces_in_image(image, detector)
     return [list(f.box) for f in faces], predict_probs(load_model(MODEL), crops)
 
