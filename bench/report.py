@@ -59,6 +59,24 @@ def as_data(lines):
     return page
 
 
+def recipe_label(name, settings):
+    """The recipe's name, and where an entry ran an earlier version of it, the settings
+    that differed then."""
+    from dataclasses import asdict
+
+    from ferkit.train.recipes import RECIPE_SETTINGS, RECIPES, resolve
+
+    if name not in RECIPES or settings is None:
+        return name
+    now = asdict(resolve("cnn", name))
+    then = [
+        f"{k.replace('_', ' ')} {v}"
+        for k, v in settings.items()
+        if k in RECIPE_SETTINGS and now[k] != v
+    ]
+    return f"{name}, earlier: {', '.join(then)}" if then else name
+
+
 def time_to_accuracy_lines(results):
     """The Markdown table of bench/results/time_to_accuracy.json ({recipe: {CPU: entry}}):
     one row a run, and the median of each recipe on each machine."""
@@ -67,8 +85,9 @@ def time_to_accuracy_lines(results):
         "| best validation | public then | validation accuracy by epoch |",
         "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for recipe, machines in results.items():
+    for name, machines in results.items():
         for r in machines.values():
+            recipe = recipe_label(name, r.get("settings"))
             for run in r["runs"]:
                 reached = run["seconds_to_target"]
                 val = run["val_by_epoch"]

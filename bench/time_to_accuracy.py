@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from report import TIME_TO_ACCURACY, default_data, publish, time_to_accuracy_lines
@@ -27,7 +28,7 @@ from report import TIME_TO_ACCURACY, default_data, publish, time_to_accuracy_lin
 from ferkit.machine import describe
 from ferkit.quiet import quiet_native_logs
 from ferkit.record import read_record
-from ferkit.train.recipes import RECIPES
+from ferkit.train.recipes import RECIPE_SETTINGS, RECIPES, resolve
 
 quiet_native_logs()  # before TensorFlow loads
 
@@ -90,7 +91,12 @@ def train_once(args, seed, data):
     return run_entry(seed, [round(s + offset, 1) for s in clock.seconds], record, args.target)
 
 
-def entry(runs, target, machine):
+def recipe_settings(config):
+    """The settings a recipe fixes, of a TrainConfig as a dict."""
+    return {k: config[k] for k in RECIPE_SETTINGS if k in config}
+
+
+def entry(runs, target, machine, settings):
     reached = [r["seconds_to_target"] for r in runs]
     median = statistics.median(reached) if None not in reached else None
     return {
@@ -100,6 +106,8 @@ def entry(runs, target, machine):
         "cores": machine["cores"],
         "runs": runs,
         "median_seconds_to_target": median,
+        # The recipe as it ran: a later change to it leaves this entry an earlier version.
+        "settings": settings,
     }
 
 
@@ -110,7 +118,7 @@ def from_run(path, target):
     seconds = [round(h["wall_seconds"], 1) for h in record["history"]]
     run = run_entry(record["config"]["seed"], seconds, record, target)
     machine = record.get("machine") or {"cpu": "not recorded", "cores": "-"}
-    result = entry([run], target, machine)
+    result = entry([run], target, machine, recipe_settings(record["config"]))
     result["source"] = Path(path).name
     return record["config"].get("recipe") or "reference", result
 
@@ -140,7 +148,8 @@ def main():
     import_tensorflow_quietly()
     args.load_seconds = time.perf_counter() - start
     runs = [train_once(args, seed, data) for seed in args.seeds]
-    save(args, args.recipe, entry(runs, args.target, describe()))
+    settings = recipe_settings(asdict(resolve("cnn", args.recipe)))
+    save(args, args.recipe, entry(runs, args.target, describe(), settings))
 
 
 def save(args, recipe, result):
