@@ -9,6 +9,9 @@ Writes bench/results/time_to_accuracy.json, one entry per recipe and machine (ea
 stating its CPU and the precision it trained in, `--precision auto`'s choice), and the
 table in bench/RESULTS.md. A CPU without native bfloat16 can be emulated on one that has
 it with `ONEDNN_MAX_CPU_ISA=AVX2`; its CPU then reads "oneDNN capped at AVX2".
+A variant (`--set augment=flip --set epochs=10`) is an entry of its own, named with the
+settings it changed; an entry of an earlier version of a recipe is named with the
+settings it had then.
 Usage: python bench/time_to_accuracy.py --recipe fast --seeds 0 1 2 [--budget-minutes M]
        python bench/time_to_accuracy.py --recipe reference --stop-at-target --max-minutes 60
        python bench/time_to_accuracy.py --from-run models/fast.json
@@ -79,7 +82,7 @@ def train_once(args, seed, data):
     from ferkit.train.recipes import resolve
 
     start = time.perf_counter()
-    config = resolve("cnn", args.recipe)
+    config = resolve("cnn", args.recipe, **args.set)
     config.name, config.seed = args.recipe, seed
     config.budget_minutes = args.budget_minutes
     with tempfile.TemporaryDirectory() as scratch:
@@ -89,6 +92,18 @@ def train_once(args, seed, data):
     # The data's loading counts: it is what a user waits for too.
     offset = args.load_seconds if seed == args.seeds[0] else 0.0
     return run_entry(seed, [round(s + offset, 1) for s in clock.seconds], record, args.target)
+
+
+def parse_settings(recipe, pairs):
+    """{setting: value} of --set KEY=VALUE pairs, each value of its setting's type."""
+    base = asdict(resolve("cnn", recipe))
+    found = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in RECIPE_SETTINGS:
+            raise ValueError(f"{pair!r}: KEY=VALUE of {', '.join(RECIPE_SETTINGS)}")
+        found[key] = type(base[key])(value)
+    return found
 
 
 def recipe_settings(config):
@@ -134,7 +149,18 @@ def main():
     p.add_argument("--data", default=default_data())
     p.add_argument("--json", default=str(TIME_TO_ACCURACY), help="results file (merged)")
     p.add_argument("--from-run", metavar="JSON", help="a saved run's record instead of training")
+    p.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="a variant: this recipe setting changed (repeatable), such as augment=flip",
+    )
     args = p.parse_args()
+    try:
+        args.set = parse_settings(args.recipe, args.set)
+    except ValueError as e:
+        p.error(f"--set: {e}")
     if args.from_run:
         recipe, result = from_run(args.from_run, args.target)
         return save(args, recipe, result)
@@ -148,8 +174,10 @@ def main():
     import_tensorflow_quietly()
     args.load_seconds = time.perf_counter() - start
     runs = [train_once(args, seed, data) for seed in args.seeds]
-    settings = recipe_settings(asdict(resolve("cnn", args.recipe)))
-    save(args, args.recipe, entry(runs, args.target, describe(), settings))
+    settings = recipe_settings(asdict(resolve("cnn", args.recipe, **args.set)))
+    changed = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in args.set.items())
+    name = f"{args.recipe} ({changed})" if changed else args.recipe
+    save(args, name, entry(runs, args.target, describe(), settings))
 
 
 def save(args, recipe, result):
