@@ -45,6 +45,22 @@ def row(record, speeds, models_dir):
     )
 
 
+def recipe(record):
+    """The run's recipe and the settings it changed, but the net and the length, which
+    the row gives."""
+    changes = {
+        k: v
+        for k, v in (record.get("recipe_changes") or {}).items()
+        if k not in ("model", "epochs")
+    }
+    named = ", ".join(
+        f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+        for k, v in changes.items()
+    )
+    base = record["config"].get("recipe") or "reference"
+    return f"{base} ({named})" if named else base
+
+
 def curve_lines(records, folder):
     """The curve: each strong net's validation accuracy (one view and TTA) against the CPU
     hours of its lineage, by architecture, cheapest first."""
@@ -61,7 +77,8 @@ def curve_lines(records, folder):
         budget = r["config"].get("budget_minutes")
         how = f"{budget:g} minutes' budget" if budget else f"{r['epochs_run']} epochs"
         rows.append(
-            f"| {net} | {r['name']} | {how} | {hours:.2f} | {_acc(r['val_accuracy'])} "
+            f"| {net} | {r['name']} | {recipe(r)} | {how} | {hours:.2f} "
+            f"| {_acc(r['val_accuracy'])} "
             f"| {_acc((r.get('tta') or {}).get('val_accuracy'))} | {cpu} |"
         )
     return [
@@ -70,8 +87,8 @@ def curve_lines(records, folder):
         "accuracy against the CPU hours of its lineage (a run started from another counts "
         "both). CPU hours depend on the machine, which each row names.",
         "",
-        "| net | run | sized by | CPU hours | validation | validation, TTA | machine |",
-        "| --- | --- | --- | ---: | ---: | ---: | --- |",
+        "| net | run | recipe | sized by | CPU hours | validation | validation, TTA | machine |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | --- |",
         *rows,
     ]
 
