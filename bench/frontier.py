@@ -5,7 +5,7 @@ of its whole lineage (the runs it started from, its teachers, its ensemble membe
 Reads the models' JSON records and bench/results/runtimes.json (run bench/runtimes.py
 first for the speeds); writes bench/results/frontier.md and the table in RESULTS.md. The
 curve also reads the records of runs kept as points, not shipped (bench/results/points/:
-a run's JSON record, its weights left out).
+a run's JSON record; its weights too where later runs will start from them).
 Usage: python bench/frontier.py [--models NAME ...]
 """
 
