@@ -16,6 +16,7 @@ from pathlib import Path
 from report import RUNTIMES, publish
 
 from ferkit.record import lineage_cost, read_record
+from ferkit.report import recipe_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("dnn", "fast", "cnn_stage1", "cnn", "small", "strong", "best", "ferplus")
@@ -45,22 +46,6 @@ def row(record, speeds, models_dir):
     )
 
 
-def recipe(record):
-    """The run's recipe and the settings it changed, but the net and the length, which
-    the row gives."""
-    changes = {
-        k: v
-        for k, v in (record.get("recipe_changes") or {}).items()
-        if k not in ("model", "epochs")
-    }
-    named = ", ".join(
-        f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
-        for k, v in changes.items()
-    )
-    base = record["config"].get("recipe") or "reference"
-    return f"{base} ({named})" if named else base
-
-
 def curve_lines(records, folder):
     """The curve: each strong net's validation accuracy (one view and TTA) against the CPU
     hours of its lineage, by architecture, cheapest first."""
@@ -77,7 +62,7 @@ def curve_lines(records, folder):
         budget = r["config"].get("budget_minutes")
         how = f"{budget:g} minutes' budget" if budget else f"{r['epochs_run']} epochs"
         rows.append(
-            f"| {net} | {r['name']} | {recipe(r)} | {how} | {hours:.2f} "
+            f"| {net} | {r['name']} | {recipe_text(r)} | {how} | {hours:.2f} "
             f"| {_acc(r['val_accuracy'])} "
             f"| {_acc((r.get('tta') or {}).get('val_accuracy'))} | {cpu} |"
         )

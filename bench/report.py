@@ -62,19 +62,13 @@ def as_data(lines):
 def recipe_label(name, settings):
     """The recipe's name, and where an entry ran an earlier version of it, the settings
     that differed then."""
-    from dataclasses import asdict
-
-    from ferkit.train.recipes import RECIPE_SETTINGS, RECIPES, resolve
+    from ferkit.report import changes_text
+    from ferkit.train.recipes import RECIPES, recipe_changes
 
     if name not in RECIPES or settings is None:
         return name
-    now = asdict(resolve("cnn", name))
-    then = [
-        f"{k.replace('_', ' ')} {v}"
-        for k, v in settings.items()
-        if k in RECIPE_SETTINGS and now[k] != v
-    ]
-    return f"{name}, earlier: {', '.join(then)}" if then else name
+    then = recipe_changes({**settings, "recipe": name})
+    return f"{name}, earlier: {changes_text(then)}" if then else name
 
 
 def time_to_accuracy_lines(results):

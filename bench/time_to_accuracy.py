@@ -31,6 +31,7 @@ from report import TIME_TO_ACCURACY, default_data, publish, time_to_accuracy_lin
 from ferkit.machine import describe
 from ferkit.quiet import quiet_native_logs
 from ferkit.record import read_record
+from ferkit.report import changes_text
 from ferkit.train.recipes import RECIPE_SETTINGS, RECIPES, resolve
 
 quiet_native_logs()  # before TensorFlow loads
@@ -79,7 +80,6 @@ def run_entry(seed, seconds, record, target):
 def train_once(args, seed, data):
     from ferkit.models import builder_for
     from ferkit.train.loop import train
-    from ferkit.train.recipes import resolve
 
     start = time.perf_counter()
     config = resolve("cnn", args.recipe, **args.set)
@@ -175,8 +175,7 @@ def main():
     args.load_seconds = time.perf_counter() - start
     runs = [train_once(args, seed, data) for seed in args.seeds]
     settings = recipe_settings(asdict(resolve("cnn", args.recipe, **args.set)))
-    changed = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in args.set.items())
-    name = f"{args.recipe} ({changed})" if changed else args.recipe
+    name = f"{args.recipe} ({changes_text(args.set)})" if args.set else args.recipe
     save(args, name, entry(runs, args.target, describe(), settings))
 
 

@@ -43,12 +43,17 @@ def ece_text(record):
     return text
 
 
+def changes_text(changes):
+    """Settings as a table cell names them: "learning rate 0.001, epochs 45"."""
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())
+
+
 def recipe_text(record):
     """The recipe a run followed, what it changed of it, and the run it started from."""
     text = record["config"].get("recipe") or "reference"
     changes = record.get("recipe_changes") or {}
     if changes:
-        text += " (" + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items()) + ")"
+        text += f" ({changes_text(changes)})"
     if record.get("labels", "fer2013") != "fer2013":
         text += f", labels {record['labels']}"
     if record.get("init"):
