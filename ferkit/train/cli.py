@@ -167,6 +167,20 @@ def _add_recipe_args(p, model_name):
         help="learning-rate schedule; onecycle: linear warm-up then cosine (constant)",
     )
     g.add_argument(
+        "--warmup",
+        type=float,
+        default=hide,
+        help=f"share of a onecycle schedule spent warming up ({d.warmup})",
+    )
+    g.add_argument(
+        "--ema",
+        type=float,
+        metavar="MOMENTUM",
+        default=hide,
+        help="validate and keep a moving average of the weights at this momentum per step, "
+        "such as 0.995 (0: off)",
+    )
+    g.add_argument(
         "--augment",
         default=hide,
         help=f"preset ({', '.join(PRESETS)}) or comma list of {', '.join(PARTS)} (none)",
@@ -212,6 +226,8 @@ _RECIPE_FLAGS = {
     "class_weight": "class_weight",
     "precision": "precision",
     "progressive": "progressive",
+    "warmup": "warmup",
+    "ema": "ema",
 }
 
 
@@ -241,6 +257,10 @@ def check_args(p, args):
             p.error("--consistent-teacher labels one view at a time; drop --teacher-tta")
     if getattr(args, "label_smoothing", 0) >= 1:
         p.error("--label-smoothing must be below 1")
+    if not 0 < getattr(args, "warmup", 0.3) < 1:
+        p.error("--warmup must be between 0 and 1")
+    if not 0 <= getattr(args, "ema", 0) < 1:
+        p.error("--ema must be at least 0 and below 1")
 
 
 def resolve_config(p, args, model_name):

@@ -34,6 +34,8 @@ RESUME_KEYS = (
     "teacher_tta",
     "consistent_teacher",
     "progressive",
+    "warmup",
+    "ema",
 )
 
 
@@ -83,6 +85,11 @@ class TrainConfig:
     # The first epochs train on faces shrunk: "32:6,40:4" is 32 pixels for 6 epochs,
     # then 40 for 4, then full size (ferkit.train.progressive).
     progressive: str = ""
+    # The share of a one-cycle schedule spent warming up to the peak rate.
+    warmup: float = 0.3
+    # Polyak averaging: the momentum of an exponential moving average of the weights,
+    # which validation, the checkpoints and the saved model use (0: none).
+    ema: float = 0.0
 
     @property
     def split_seed_used(self):

@@ -26,7 +26,7 @@ from ferkit.train.config import RESUME_KEYS
 from ferkit.train.consistent import consistent_teacher
 from ferkit.train.distill import distill_targets, teacher_record, teaching_views
 from ferkit.train.distribute import prepare_model, strategy_name, worker_id
-from ferkit.train.optim import make_optimizer, make_schedule, plateau_callback
+from ferkit.train.optim import ema_callback, make_optimizer, make_schedule, plateau_callback
 from ferkit.train.pipeline import class_weights, make_dataset, split
 from ferkit.train.progressive import ProgressiveResolution, progressive_callback
 from ferkit.train.recipes import recipe_changes
@@ -157,7 +157,7 @@ def build(builder, run):
                 teacher=fitted.teacher if fitted is not model else None,
             )
             total = min(guess, config.epochs) * run.steps_per_epoch
-            budget_lr = budget_schedule(config.schedule, config.learning_rate, total)
+            budget_lr = budget_schedule(config.schedule, config.learning_rate, total, config.warmup)
         total_steps = run.steps_per_epoch * config.epochs
         fitted.compile(**compile_args(config, total_steps, budget_lr))
     settings = {k: getattr(config, k) for k in RESUME_KEYS}
@@ -236,7 +236,8 @@ def callbacks(run, model, budget_lr, extra):
     config, history = run.config, run.history
     best_so_far = max((h["val_accuracy"] for h in history), default=None)
     prior = history[-1]["wall_seconds"] if history else 0.0
-    found = [
+    found = [ema_callback(resumed=bool(run.start_epoch))] if config.ema else []
+    found += [
         # A constant rate needs no column (and resumed older runs have none).
         epoch_log_callback(prior, config.epochs, run.out, log_lr=config.schedule != "constant"),
         keras.callbacks.CSVLogger(str(run.dir.history), append=True),
@@ -334,8 +335,9 @@ def compile_args(config, total_steps, lr=None):
     """Optimizer, loss and metric of a run: the reference recipe compiles exactly as
     the report's Keras code did."""
     if lr is None:  # a budgeted run brings its own schedule
-        lr = make_schedule(config.schedule, config.learning_rate, total_steps)
-    args = {"optimizer": make_optimizer(config.optimizer, lr, config.rho, config.weight_decay)}
+        lr = make_schedule(config.schedule, config.learning_rate, total_steps, config.warmup)
+    optimizer = make_optimizer(config.optimizer, lr, config.rho, config.weight_decay, config.ema)
+    args = {"optimizer": optimizer}
     if config.one_hot:
         args["loss"] = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
         args["metrics"] = [keras.metrics.CategoricalAccuracy(name="accuracy")]

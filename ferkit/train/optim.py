@@ -34,19 +34,33 @@ def make_schedule(name, lr, total_steps, warmup=0.3):
     raise ValueError(f"unknown schedule {name!r}; choose from {', '.join(SCHEDULES)}")
 
 
-def make_optimizer(name, lr, rho=0.95, weight_decay=0.0):
-    """A Keras optimizer; lr may be a schedule."""
+def make_optimizer(name, lr, rho=0.95, weight_decay=0.0, ema=0.0):
+    """A Keras optimizer; lr may be a schedule. ema > 0 keeps a moving average of the
+    weights at that momentum (Keras's use_ema; see ema_callback)."""
     import keras
 
+    average = {"use_ema": True, "ema_momentum": ema} if ema else {}
     if name == "adadelta":
-        return keras.optimizers.Adadelta(learning_rate=lr, rho=rho)
+        return keras.optimizers.Adadelta(learning_rate=lr, rho=rho, **average)
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate=lr)
+        return keras.optimizers.Adam(learning_rate=lr, **average)
     if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=weight_decay)
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=weight_decay, **average)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True)
+        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True, **average)
     raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+
+
+def ema_callback(resumed):
+    """Keras's SwapEMAWeights, swapping the averaged weights in at every epoch's end, so
+    that validation, the checkpoints and the backup all hold them; it must come before
+    those callbacks. A resumed run's backup was written with them swapped in, so they
+    are swapped out again before its first epoch."""
+    import keras
+
+    swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
+    swap._ema_weights_in_model = resumed  # no public way to tell it where they are
+    return swap
 
 
 def plateau_callback():

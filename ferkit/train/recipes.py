@@ -73,6 +73,8 @@ RECIPE_SETTINGS = (
     "class_weight",
     "precision",
     "progressive",
+    "warmup",
+    "ema",
 )
 
 
