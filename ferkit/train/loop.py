@@ -231,8 +231,9 @@ def fit(run, model, fitted, budget_lr, extra_callbacks):
 
 
 def callbacks(run, model, budget_lr, extra):
-    """The progress line, the logs, the best weights, a snapshot of the best model so
-    far, the budget, early stopping and the backup, in the order they must run."""
+    """The averaged weights swapped in (--ema), the progress line, the logs, the best
+    weights, a snapshot of the best model so far, the budget, early stopping and the
+    backup, in the order they must run."""
     config, history = run.config, run.history
     best_so_far = max((h["val_accuracy"] for h in history), default=None)
     prior = history[-1]["wall_seconds"] if history else 0.0

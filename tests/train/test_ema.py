@@ -14,8 +14,12 @@ from ferkit.train.optim import ema_callback, make_optimizer
 
 
 def _net():
+    """A one-layer net whose average of the weights barely moves from the first step's:
+    a momentum this near 1 keeps it there."""
     inputs = keras.Input((4,))
-    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
+    net = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
+    net.compile(make_optimizer("adamw", 0.1, ema=0.999999), "sparse_categorical_crossentropy")
+    return net
 
 
 def _weights(model):
@@ -35,8 +39,6 @@ def test_epochs_end_with_the_average_swapped_in_and_train_on_their_own_weights()
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     y = np.arange(64) % 3
     model = _net()
-    # A momentum this near 1 keeps the average at the weights of the first step.
-    model.compile(make_optimizer("adamw", 0.1, ema=0.999999), "sparse_categorical_crossentropy")
     raw, averaged, begun = [], [], []
     model.fit(
         x,
@@ -67,7 +69,6 @@ def test_a_run_killed_and_resumed_goes_on_from_its_trained_weights(tmp_path):
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     y = np.arange(64) % 3
     model = _net()
-    model.compile(make_optimizer("adamw", 0.1, ema=0.999999), "sparse_categorical_crossentropy")
     raw = []
 
     def kill(epoch, _):
@@ -80,7 +81,6 @@ def test_a_run_killed_and_resumed_goes_on_from_its_trained_weights(tmp_path):
         model.fit(x, y, epochs=4, batch_size=8, verbose=0, callbacks=[*first, _kill(kill)])
 
     again = _net()
-    again.compile(make_optimizer("adamw", 0.1, ema=0.999999), "sparse_categorical_crossentropy")
     begun = []
     backup = keras.callbacks.BackupAndRestore(tmp_path / "backup")
     second = [ema_callback(True), backup, _recorder(again, begun, "on_epoch_begin")]
