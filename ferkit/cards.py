@@ -106,9 +106,16 @@ def _facts(record, models_dir):
             for m in members
         )
         lines.append("- members: " + ", ".join(described))
+    if trained := record.get("trained_as"):
+        lines.append(
+            f"- trained as `{trained['name']}` (so the command names it) and shipped unchanged "
+            f"as {name}; the record it was trained with: `{trained['record']}`"
+        )
     if teacher := record.get("teacher"):
         lines.append(
-            f"- distilled from {teacher['name']} (validation accuracy "
+            f"- distilled from {teacher['name']}"
+            + (f" (trained as `{teacher['trained_as']}`)" if teacher.get("trained_as") else "")
+            + " (validation accuracy "
             f"{accuracy_text(teacher.get('val_accuracy'))}): "
             f"{config.get('distill_weight', 0.5):g} of each training target is its probabilities"
             + teaching_views(config.get("teacher_tta"), config.get("consistent_teacher"))
