@@ -46,15 +46,23 @@ def row(record, speeds, models_dir):
     )
 
 
+def _named(record):
+    trained = (record.get("trained_as") or {}).get("name")
+    return f"{record['name']} (trained as {trained})" if trained else record["name"]
+
+
 def curve_lines(records, folder):
     """The curve: each strong net's validation accuracy (one view and TTA) against the CPU
-    hours of its lineage, by architecture, cheapest first."""
+    hours of its lineage, by architecture, cheapest first. A run shipped under another
+    name appears once, by its shipped name."""
+    shipped = {r["trained_as"]["name"] for r in records if r.get("trained_as")}
     points = [
         (r["model"], lineage_cost(r, folder)["cpu_hours"], r)
         for r in records
         if r.get("model") in CURVE_NETS
         and r.get("labels", "fer2013") == "fer2013"
         and not r.get("teacher")
+        and r["name"] not in shipped
     ]
     rows = []
     for net, hours, r in sorted(points, key=lambda p: (p[0], p[1])):
@@ -62,7 +70,7 @@ def curve_lines(records, folder):
         budget = r["config"].get("budget_minutes")
         how = f"{budget:g} minutes' budget" if budget else f"{r['epochs_run']} epochs"
         rows.append(
-            f"| {net} | {r['name']} | {recipe_text(r)} | {how} | {hours:.2f} "
+            f"| {net} | {_named(r)} | {recipe_text(r)} | {how} | {hours:.2f} "
             f"| {_acc(r['val_accuracy'])} "
             f"| {_acc((r.get('tta') or {}).get('val_accuracy'))} | {cpu} |"
         )

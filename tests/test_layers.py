@@ -24,6 +24,8 @@ FLOORS = [
     ["ferkit.evaluate"],
     # what stores a run, and what calibrates one
     ["ferkit.record", "ferkit.calibration"],
+    # shipping a stored run under another name
+    ["ferkit.shipping"],
     # training, deployment, analysis, the browser page and the flags the entry scripts share
     ["ferkit.train", "ferkit.deploy", "ferkit.analysis", "ferkit.cli", "ferkit.web"],
     # the documents written from records
