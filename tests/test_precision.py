@@ -105,7 +105,7 @@ def test_an_explicit_bfloat16_run_warns_on_stderr_and_is_named_in_its_card(
     assert "--precision bfloat16" in train_command(record)
 
 
-@pytest.mark.parametrize("name", ["fast", "dnn", "best"])
+@pytest.mark.parametrize("name", ["fast", "dnn", "strong"])
 def test_records_made_before_auto_name_their_precision(name):
     """Their commands were rebuilt from their settings (tools/upgrade_records_v3.py) with
     the precision they ran in, since the recipes' default no longer fixes it."""
