@@ -59,15 +59,19 @@ def as_data(lines):
     return page
 
 
-def recipe_label(name, settings):
+def recipe_label(name, settings, used=None):
     """The recipe's name, and where an entry ran an earlier version of it, the settings
-    that differed then."""
+    that differed then; a variant ("fast (epochs 10)"), named by every setting in which
+    it differs from the recipe as the recipe is now. used: the precision it ran in."""
     from ferkit.report import changes_text
     from ferkit.train.recipes import RECIPES, recipe_changes
 
-    if name not in RECIPES or settings is None:
+    recipe = name.split(" (")[0]
+    if recipe not in RECIPES or settings is None:
         return name
-    then = recipe_changes({**settings, "recipe": name})
+    then = recipe_changes({**settings, "recipe": recipe}, used)
+    if recipe != name:
+        return f"{recipe} ({changes_text(then)})"
     return f"{name}, earlier: {changes_text(then)}" if then else name
 
 
@@ -81,7 +85,8 @@ def time_to_accuracy_lines(results):
     ]
     for name, machines in results.items():
         for r in machines.values():
-            recipe = recipe_label(name, r.get("settings"))
+            used = next((run.get("precision") for run in r["runs"]), None)
+            recipe = recipe_label(name, r.get("settings"), used)
             for run in r["runs"]:
                 reached = run["seconds_to_target"]
                 val = run["val_by_epoch"]

@@ -7,6 +7,7 @@ from ferkit import CLASS_NAMES
 from ferkit.record import ancestors, lineage_cost, read_record
 from ferkit.tables import accuracy_text, markdown_table
 from ferkit.train.distill import teaching_views
+from ferkit.train.recipes import RECIPES, reproducing_command
 
 ARCHITECTURES = {
     "cnn": "the reference CNN of the classic homework report: three blocks of 3x3 "
@@ -48,9 +49,14 @@ USES = (
 
 
 def train_command(record):
-    """The command that made the run, as its record keeps it; where the run was
-    calibrated after training, the command that did it too."""
+    """The command that made the run, as its record keeps it, with the flags of the
+    settings its recipe has changed since; where the run was calibrated after training,
+    the command that did it too."""
     command = record.get("command") or "(not recorded)"
+    config = record.get("config") or {}
+    if record.get("command") and "model" in config and config.get("recipe", "reference") in RECIPES:
+        used = (record.get("precision") or {}).get("used") or config.get("precision")
+        command = reproducing_command(command, config, used)
     if record.get("calibration") and "--calibrate" not in command:
         command += f"`, then `python calibrate.py models/{record['name']}.keras"
     return command

@@ -11,6 +11,7 @@ from pathlib import Path
 from ferkit.cards import cards
 from ferkit.record import read_record
 from ferkit.tables import accuracy_text, markdown_table
+from ferkit.train.recipes import RECIPES, recipe_changes
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 COLUMNS = (
@@ -48,10 +49,24 @@ def changes_text(changes):
     return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())
 
 
+def current_changes(record):
+    """What a run changed of its recipe as the recipe is now (a recipe changed since
+    leaves the settings it had then); a record without its settings, what it stored."""
+    config = record.get("config") or {}
+    if "model" in config and (config.get("recipe") or "reference") in RECIPES:
+        return recipe_changes(config, precision_used(record))
+    return record.get("recipe_changes") or {}
+
+
+def precision_used(record):
+    """The precision a run computed in, as its record says."""
+    return (record.get("precision") or {}).get("used") or record["config"].get("precision")
+
+
 def recipe_text(record):
     """The recipe a run followed, what it changed of it, and the run it started from."""
     text = record["config"].get("recipe") or "reference"
-    changes = record.get("recipe_changes") or {}
+    changes = current_changes(record)
     if changes:
         text += f" ({changes_text(changes)})"
     if record.get("labels", "fer2013") != "fer2013":

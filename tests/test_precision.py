@@ -8,6 +8,7 @@ import pytest
 
 from ferkit import machine, precision
 from ferkit.train.cli import train_main
+from ferkit.train.recipes import FLOAT32
 
 AVX512_BF16 = frozenset({"avx2", "avx512f", "avx512_bf16"})
 AVX2 = frozenset({"avx2", "fma"})
@@ -80,6 +81,9 @@ def test_a_run_says_and_records_what_auto_chose(cpu, homework, tmp_path, capsys)
     record = json.loads((tmp_path / "m" / "fast.json").read_text())
     assert record["precision"] == {"asked": "auto", "used": "float32", "native_bfloat16": False}
     assert record["config"]["precision"] == "auto" and "float32" not in record
+    # The fast recipe's float32 settings: only the epochs asked differ from the recipe.
+    assert record["config"]["batch_size"] == FLOAT32["fast"]["batch_size"]
+    assert record["recipe_changes"] == {"epochs": 1}
     text = card(record, tmp_path / "m")
     assert "trained in float32 (`--precision auto` chose it on" in text
     assert "--precision" not in text.split("**How it was trained**")[1].split("\n")[0]

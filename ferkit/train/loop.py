@@ -292,7 +292,7 @@ def save(run, model, history, finished):
         split_entry(run),
         measures,
         finished,
-        recipe_changes=recipe_changes(asdict(config)),
+        recipe_changes=recipe_changes(asdict(config), run.precision.used),
         params=count_params(model),
         command=run.command,
     )

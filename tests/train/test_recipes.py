@@ -2,6 +2,7 @@
 augmentation, mixup, label smoothing, class weights, precision, TTA."""
 
 import json
+from dataclasses import asdict
 
 import keras
 import numpy as np
@@ -9,13 +10,22 @@ import pytest
 
 from ferkit import ARCHITECTURES
 from ferkit.augment import parse_augment
+from ferkit.cards import train_command
 from ferkit.evaluate import predict_probs, tta_views
 from ferkit.models import BUILDERS, count_params
-from ferkit.train.cli import train_main
+from ferkit.report import recipe_text
+from ferkit.train.cli import resolve_config, train_main, train_parser
 from ferkit.train.config import TrainConfig
 from ferkit.train.optim import make_schedule
 from ferkit.train.pipeline import class_weights, make_dataset
-from ferkit.train.recipes import RECIPES, resolve
+from ferkit.train.recipes import (
+    FLOAT32,
+    RECIPE_SETTINGS,
+    RECIPES,
+    recipe_changes,
+    reproducing_command,
+    resolve,
+)
 
 
 def test_architectures_listed_without_keras_match_the_builders():
@@ -24,14 +34,43 @@ def test_architectures_listed_without_keras_match_the_builders():
 
 def test_recipe_then_flags_override_the_reference():
     assert resolve("cnn") == TrainConfig(recipe="reference")
-    fast = resolve("cnn", "fast")
+    fast = resolve("cnn", "fast", "bfloat16")
     assert (fast.model, fast.optimizer, fast.schedule) == ("fast", "adamw", "onecycle")
     assert fast.learning_rate == RECIPES["fast"]["learning_rate"]
+    # In float32 the recipe takes its float32 settings; a flag still beats them.
+    in_float32 = resolve("cnn", "fast", "float32")
+    assert in_float32.batch_size == FLOAT32["fast"]["batch_size"] != fast.batch_size
+    assert in_float32.optimizer == "adamw"
+    assert resolve("cnn", "fast", "float32", batch_size=64).batch_size == 64
     # A flag beats the recipe; a new optimizer brings its own learning rate.
     sgd = resolve("cnn", "fast", optimizer="sgd", epochs=3)
     assert (sgd.optimizer, sgd.learning_rate, sgd.epochs) == ("sgd", 0.05, 3)
     assert resolve("dnn", None, optimizer="adam").learning_rate == 1e-3
     assert resolve("dnn", "fast", lr=None).model == "fast"
+
+
+def test_a_run_of_a_recipe_changed_since_is_told_with_the_flags_it_had():
+    # A run of an earlier fast recipe: today's recipe names these settings otherwise.
+    then = {"epochs": 7, "batch_size": 32, "learning_rate": 0.125, "augment": "none"}
+    ran = {**asdict(resolve("cnn", "fast", "bfloat16")), **then, "precision": "bfloat16"}
+    assert recipe_changes(ran, "bfloat16") == {**then, "precision": "bfloat16"}
+    command = reproducing_command(
+        "python train_cnn.py --recipe fast --augment none --precision bfloat16", ran, "bfloat16"
+    )
+    assert command.endswith("--precision bfloat16 --epochs 7 --batch-size 32 --lr 0.125")
+    # The flags added give the run back.
+    p = train_parser("cnn")
+    args = p.parse_args(command.split()[2:])
+    again = asdict(resolve_config(p, args, "cnn"))
+    assert {k: again[k] for k in RECIPE_SETTINGS} == {k: ran[k] for k in RECIPE_SETTINGS}
+    record = {
+        "name": "fast",
+        "config": ran,
+        "command": "python train_cnn.py --recipe fast --precision bfloat16",
+        "precision": {"asked": "bfloat16", "used": "bfloat16"},
+    }
+    assert recipe_text(record).startswith("fast (epochs 7, batch size 32, learning rate 0.125")
+    assert train_command(record).endswith("--augment none")
 
 
 def test_augment_presets_and_lists():
@@ -133,7 +172,9 @@ def test_fast_recipe_logs_the_declared_learning_rate(tmp_path, homework):
     record = _train(tmp_path, homework, "--recipe", "fast", "--epochs", "3", "--batch-size", "21")
     assert record["name"] == "fast" and record["config"]["model"] == "fast"
     steps = 3  # 63 training rows in batches of 21
-    schedule = make_schedule("onecycle", RECIPES["fast"]["learning_rate"], 3 * steps)
+    # The recipe's rate in the precision the run computed in.
+    declared = resolve("cnn", "fast", record["precision"]["used"]).learning_rate
+    schedule = make_schedule("onecycle", declared, 3 * steps)
     logged = [h["learning_rate"] for h in record["history"]]
     assert logged == pytest.approx([float(schedule(steps * e)) for e in (1, 2, 3)], rel=1e-4)
     saved = json.loads((tmp_path / "m" / "fast.json").read_text())
