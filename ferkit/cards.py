@@ -53,19 +53,32 @@ def train_command(record):
     settings its recipe has changed since; where the run was calibrated after training,
     the command that did it too."""
     command = record.get("command") or "(not recorded)"
-    config = record.get("config") or {}
-    if record.get("command") and "model" in config and config.get("recipe", "reference") in RECIPES:
-        used = (record.get("precision") or {}).get("used") or config.get("precision")
-        command = reproducing_command(command, config, used)
+    if record.get("command") and (terms := recipe_terms(record)):
+        command = reproducing_command(command, *terms)
     if record.get("calibration") and "--calibrate" not in command:
         command += f"`, then `python calibrate.py models/{record['name']}.keras"
     return command
 
 
+def precision_used(record):
+    """The precision a run computed in, as its record says (None where it says not)."""
+    return (record.get("precision") or {}).get("used") or record["config"].get("precision")
+
+
+def recipe_terms(record):
+    """(settings, precision used) of a run whose recipe is still known, to compare it
+    with the recipe as it is now (recipes.recipe_changes); None for a record without
+    its settings."""
+    config = record.get("config") or {}
+    if "model" in config and (config.get("recipe") or "reference") in RECIPES:
+        return config, precision_used(record)
+    return None
+
+
 def precision_text(record):
     """The precision a run trained in, and how it was chosen where auto chose it."""
     ran = record.get("precision") or {}
-    used = ran.get("used") or record["config"].get("precision", "float32")
+    used = precision_used(record) or "float32"
     if ran.get("asked") != "auto":
         return used
     machine = (record.get("machine") or {}).get("cpu", "its CPU")

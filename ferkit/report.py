@@ -8,10 +8,10 @@ models/README.md` writes the model cards (ferkit.cards).
 import argparse
 from pathlib import Path
 
-from ferkit.cards import cards
+from ferkit.cards import cards, recipe_terms
 from ferkit.record import read_record
 from ferkit.tables import accuracy_text, markdown_table
-from ferkit.train.recipes import RECIPES, recipe_changes
+from ferkit.train.recipes import recipe_changes
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 COLUMNS = (
@@ -52,15 +52,9 @@ def changes_text(changes):
 def current_changes(record):
     """What a run changed of its recipe as the recipe is now (a recipe changed since
     leaves the settings it had then); a record without its settings, what it stored."""
-    config = record.get("config") or {}
-    if "model" in config and (config.get("recipe") or "reference") in RECIPES:
-        return recipe_changes(config, precision_used(record))
+    if terms := recipe_terms(record):
+        return recipe_changes(*terms)
     return record.get("recipe_changes") or {}
-
-
-def precision_used(record):
-    """The precision a run computed in, as its record says."""
-    return (record.get("precision") or {}).get("used") or record["config"].get("precision")
 
 
 def recipe_text(record):
