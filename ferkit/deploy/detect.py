@@ -77,12 +77,22 @@ class Crop:
         """The face in box of a grey image, as 48x48 uint8 (crop_face)."""
         return crop_face(gray, box, self.margin, self.rise)
 
+    def squares(self, gray, boxes):
+        """[(centre x, centre y, side)] each box's crop covers (crop_square)."""
+        return [crop_square(b, self.margin, self.rise) for b in boxes]
+
+    def crops(self, gray, boxes):
+        """(n, 48, 48) uint8: the faces of boxes."""
+        return np.array([cut(gray, q) for q in self.squares(gray, boxes)], np.uint8)
+
 
 # The crop around a box, chosen on composite scenes of training faces (bench/detect.py,
 # bench/results/detect.json): the margin on each side, as a share of the box's longer
 # side, and the rise of the crop's centre above the box's, in the same share, whose crop
 # overlaps the placed FER2013 faces most (BlazeFace's box sits low on a FER2013 face,
-# which shows the forehead and cuts the chin).
+# which shows the forehead and cuts the chin). BlazeFace's faces are framed by the framer
+# (ferkit/deploy/framing.py), which follows each face's own framing, where the package
+# ships it; its rule here is what --margin changes.
 CROPS = {"blazeface": Crop(margin=0.1, rise=0.1), "haar": Crop()}
 
 
@@ -112,7 +122,8 @@ def default_detector():
 
 def make_detector(name, model=BLAZEFACE, margin=None):
     """A callable from a grey image (h, w) uint8 to its faces, largest first, whose
-    `crop` frames them as FER2013 does; margin: the crop's, instead of the detector's."""
+    `crop` frames them as FER2013 does; margin: a box rule's crop with this margin,
+    instead of the detector's crop (BlazeFace's framer, where it is installed)."""
     if name == "haar":
         detector = HaarDetector()
     elif (path := blazeface_path(model)) is None:
@@ -123,7 +134,7 @@ def make_detector(name, model=BLAZEFACE, margin=None):
     else:
         detector = BlazeFace(path, model)
     if margin is not None:
-        detector.crop = replace(detector.crop, margin=margin)
+        detector.crop = replace(CROPS[name], margin=margin)
     return detector
 
 
@@ -189,11 +200,11 @@ def non_max_suppression(boxes, scores, threshold=NMS_IOU):
 
 
 class BlazeFace:
-    """A BlazeFace model on LiteRT's interpreter; min_score: the model's unless given."""
+    """A BlazeFace model on LiteRT's interpreter; min_score: the model's unless given.
+    Its crop is the framer's (ferkit.deploy.framing) where the package ships one and
+    framed is True, else the box rule of CROPS."""
 
-    crop = CROPS["blazeface"]
-
-    def __init__(self, path, model=BLAZEFACE, min_score=None):
+    def __init__(self, path, model=BLAZEFACE, min_score=None, framed=True):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
@@ -208,6 +219,12 @@ class BlazeFace:
         self.scores = next(o["index"] for o in outputs if o["shape"][-1] == 1)
         self.model, self.anchors = model, anchors(model)
         self.min_score = model.min_score if min_score is None else min_score
+        self.crop = CROPS["blazeface"]
+        if framed and model == BLAZEFACE:
+            from ferkit.deploy.framing import FramedCrop, framer_available
+
+            if framer_available():
+                self.crop = FramedCrop()
 
     def __call__(self, gray):
         """Faces in a grey image, largest first. A wide image is read as overlapping
@@ -329,9 +346,14 @@ def crop_square(box, margin, rise=0.0):
 
 def crop_face(gray, box, margin=0.1, rise=0.0):
     """The crop_square() of the box (FER2013's faces show some forehead and chin beyond a
-    detector's box) as 48x48 uint8, in whole pixels. The border repeats its edge, so a
-    face at the frame's edge stays centred."""
-    cx, cy, exact = crop_square(box, margin, rise)
+    detector's box) as 48x48 uint8 (cut)."""
+    return cut(gray, crop_square(box, margin, rise))
+
+
+def cut(gray, square_):
+    """A (centre x, centre y, side) square of a grey image as 48x48 uint8, in whole
+    pixels. The border repeats its edge, so a face at the frame's edge stays centred."""
+    cx, cy, exact = square_
     side = max(1, int(round(exact)))
     x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
     crop = square(gray, x0, y0, side, cv2.BORDER_REPLICATE)

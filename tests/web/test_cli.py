@@ -6,9 +6,11 @@ import shutil
 import socket
 import urllib.request
 
+import numpy as np
 import pytest
 from conftest import ROOT, needs_deploy
 
+from ferkit.deploy import framing
 from ferkit.web import site
 from ferkit.web.__main__ import main, serve
 
@@ -87,7 +89,8 @@ def test_the_folder_has_the_page_both_nets_and_the_card_and_serves_with_browser_
     out = tmp_path / "site"
     main(["--model", str(MODEL), "--out", str(out), "--no-serve"])
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert set(site.PAGE_FILES) | {"model.onnx", "blazeface.onnx", "model.json"} <= names
+    nets = {"model.onnx", "blazeface.onnx", "framer.onnx", "model.json"}
+    assert set(site.PAGE_FILES) | nets <= names
     assert {f"ort/{n}" for n in site.RUNTIME_FILES} <= names
     card = json.loads((out / "model.json").read_text())
     record = json.loads(MODEL.with_suffix(".json").read_text())
@@ -96,6 +99,15 @@ def test_the_folder_has_the_page_both_nets_and_the_card_and_serves_with_browser_
     )
     assert card["temperature"] == record["calibration"]["temperature"]
     assert card["detector"]["margin"] == 0.1
+    assert card["detector"]["framer"] == {"inner": framing.INNER, "input": framing.INPUT}
+    # The page's framer, converted to ONNX, frames as the shipped one does on LiteRT.
+    import onnxruntime
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (3, framing.INPUT, framing.INPUT, 1)).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(out / "framer.onnx"))
+    page = session.run(None, {session.get_inputs()[0].name: x})[0]
+    assert np.allclose(page, framing.Framer().predict(x), atol=1e-4)
     # Readable by a web server that runs as another user.
     assert all(p.stat().st_mode & 0o004 for p in out.rglob("*"))
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from ferkit.deploy import detect
+from ferkit.deploy import detect, framing
 
 MIN_SCORE = detect.BLAZEFACE.min_score
 
@@ -84,6 +84,31 @@ def test_crops_are_crop_faces(tmp_path):
         assert np.array_equal(
             np.array(crop).reshape(48, 48), detect.crop_face(picture, box, 0.1, 0.15)
         )
+
+
+def test_the_framers_input_and_frames_are_pythons(tmp_path):
+    rng = np.random.default_rng(3)
+    picture = cv2.GaussianBlur(rng.integers(0, 256, (120, 160), dtype=np.uint8), (0, 0), 2)
+    # Inputs shrunk and grown, over the edges, and frames with half-pixel centres.
+    boxes = [(30, 20, 60, 60), (-10, -5, 50, 70), (130, 90, 40, 45), (41, 33, 57, 56)]
+    frames = [(0.18, 0.0, -0.1), (-0.05, 0.031, 0.02), (0.3, -0.2, 0.1), (0.0, 0.5 / 57, 0)]
+    script = (
+        "const src = {data: Uint8Array.from(data.picture), width: 160, height: 120};\n"
+        "console.log(JSON.stringify(data.boxes.map((b, i) => ["
+        "Array.from(faces.innerPatch(src, b, data.inner, data.input).data), "
+        "Array.from(faces.cutSquare(src, faces.frameSquare(b, data.frames[i])).data)])));"
+    )
+    data = {"picture": picture.ravel().tolist(), "boxes": boxes, "frames": frames}
+    page = node(tmp_path, script, {**data, "inner": framing.INNER, "input": framing.INPUT})
+    for box, frame, (patch, crop) in zip(boxes, frames, page):
+        size = framing.INPUT
+        # Growing (boxes under INPUT / INNER pixels) rounds within one grey level, as in
+        # test_area_resampling_is_opencvs.
+        tolerance = 1 if framing.INNER * max(box[2:]) < size else 0
+        python = framing.inner(picture, box).astype(int)
+        assert np.abs(np.array(patch).reshape(size, size) - python).max() <= tolerance, box
+        expected = detect.cut(picture, framing.frame_square(box, frame))
+        assert np.array_equal(np.array(crop).reshape(48, 48), expected)
 
 
 def made_up_outputs(runs, seed, silent=(), faint=()):

@@ -2,7 +2,7 @@
 // and cropped by faces.js, as Python does it; both nets run on ONNX Runtime Web's wasm
 // backend, on this machine.
 import * as ort from "./ort/ort.wasm.min.mjs";
-import { Detector, Follower, cropFace, grey } from "./faces.js";
+import { Detector, Follower, cropFace, cutSquare, frameSquare, grey, innerPatch } from "./faces.js";
 
 const $ = (id) => document.getElementById(id);
 const view = $("view");
@@ -22,7 +22,7 @@ const state = { ready: false, frames: 0, last: null, lastFrame: null, rate: 0 };
 // follow: as camera frames are read, faces followed from the frame before.
 state.analyse = (source, follow = false) => analyse(source, follow ? "follow" : "call");
 window.ferkit = state;
-let card, detector, follower, classifier, stream;
+let card, detector, follower, classifier, framer, stream;
 let paused = false;
 const stamps = [];
 
@@ -47,9 +47,10 @@ function describe(card) {
 async function load() {
   const options = { executionProviders: ["wasm"] };
   card = await (await fetch("model.json")).json();
-  const [faceNet, expressionNet] = await Promise.all([
+  const [faceNet, expressionNet, framerNet] = await Promise.all([
     ort.InferenceSession.create("blazeface.onnx", options),
     ort.InferenceSession.create("model.onnx", options),
+    card.detector.framer ? ort.InferenceSession.create("framer.onnx", options) : null,
   ]);
   const side = card.detector.input;
   detector = new Detector(async (tensor) => {
@@ -61,6 +62,15 @@ async function load() {
     return { boxes: boxes.data, scores: scores.data };
   }, card.detector);
   follower = new Follower(detector, card.detector.redetect);
+  framer = framerNet && (async (picture, boxes) => {
+    const { inner, input: n } = card.detector.framer;
+    const x = new Float32Array(boxes.length * n * n);
+    boxes.forEach((box, i) => x.set(innerPatch(picture, box, inner, n).data, i * n * n));
+    const input = new ort.Tensor("float32", x, [boxes.length, n, n, 1]);
+    const out = await framerNet.run({ [framerNet.inputNames[0]]: input });
+    const frames = out[framerNet.outputNames[0]].data;
+    return boxes.map((box, i) => frameSquare(box, frames.subarray(3 * i, 3 * i + 3)));
+  });
   classifier = async (crops) => {
     if (!crops.length) return [];
     const x = new Float32Array(crops.length * SIZE * SIZE);
@@ -101,8 +111,7 @@ async function analyseNow(source, kind) {
     kind === "camera" || kind === "follow"
       ? await follower.next(picture)
       : { faces: await detector.detect(picture), followed: null };
-  const { margin, rise } = card.detector;
-  const probs = await classifier(found.map((f) => cropFace(picture, f.box, margin, rise, SIZE)));
+  const probs = await classifier(await crops(picture, found.map((f) => f.box)));
   const faces = found.map((f, i) => ({
     box: f.box,
     score: f.score,
@@ -113,6 +122,17 @@ async function analyseNow(source, kind) {
   list(faces);
   Object.assign(state, { frames: state.frames + 1, last: { source: kind, faces, followed }, lastFrame: frame });
   return faces;
+}
+
+/** The faces in boxes as 48 x 48 grey levels, framed as Python frames them: by the
+ * framer where the page has it, else by the margin and rise. */
+async function crops(picture, boxes) {
+  if (!boxes.length) return [];
+  if (!framer) {
+    const { margin, rise } = card.detector;
+    return boxes.map((box) => cropFace(picture, box, margin, rise, SIZE));
+  }
+  return (await framer(picture, boxes)).map((square) => cutSquare(picture, square, SIZE));
 }
 
 function draw(faces, longSide) {

@@ -184,11 +184,31 @@ export function cropSquare([x, y, w, h], margin, rise = 0) {
 
 /** detect.crop_face: the face as 48 x 48 grey levels. */
 export function cropFace(src, box, margin, rise = 0, size = 48) {
-  const [cx, cy, exact] = cropSquare(box, margin, rise);
+  return cutSquare(src, cropSquare(box, margin, rise), size);
+}
+
+/** detect.cut: a [centre x, centre y, side] square of a grey image as size x size. */
+export function cutSquare(src, [cx, cy, exact], size = 48) {
   const side = Math.max(1, roundHalfEven(exact));
   const x0 = roundHalfEven(cx - side / 2);
   const y0 = roundHalfEven(cy - side / 2);
   return resizeArea(cut(src, x0, y0, side, side), size, size);
+}
+
+/** framing.inner: the framer's input for box, the middle `inner` of the square of its
+ * longer side, as size x size grey levels. */
+export function innerPatch(src, [x, y, w, h], inner, size) {
+  const side = Math.max(1, roundHalfEven(inner * Math.max(w, h)));
+  const x0 = roundHalfEven(x + w / 2 - side / 2);
+  const y0 = roundHalfEven(y + h / 2 - side / 2);
+  return resizeArea(cut(src, x0, y0, side, side), size, size);
+}
+
+/** framing.frame_square: the [centre x, centre y, side] of the frame the framer gives,
+ * [log side ratio, dx, dy], around box. */
+export function frameSquare([x, y, w, h], [logSide, dx, dy]) {
+  const long = Math.max(w, h);
+  return [x + w / 2 + dx * long, y + h / 2 + dy * long, long * Math.exp(logSide)];
 }
 
 /** BlazeFace's anchor centres, x then y in 0-1, as detect.py's anchors() lays them: the
