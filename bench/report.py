@@ -129,6 +129,7 @@ def write_summary():
         "ascent": "Gradient ascent (bench/ascent.py)",
         "profile_step": "Where a training step goes (bench/profile_step.py)",
         "detect": "How good the face crops are (bench/detect.py)",
+        "framer": "Whether the framer reads faces (bench/framer.py)",
         "follow": "Following a camera's faces (bench/follow.py)",
         "video": "Video, end to end (bench/video.py)",
         "web": "The page in a browser (bench/web.py)",

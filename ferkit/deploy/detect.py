@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ferkit import IMAGE_SIZE
+from ferkit.deploy.squares import cut, square  # noqa: F401 (detect.cut, detect.square)
 from ferkit.errors import InputError
 from ferkit.runtimes import DEPLOY_REQUIREMENTS
 
@@ -348,23 +348,6 @@ def crop_face(gray, box, margin=0.1, rise=0.0):
     """The crop_square() of the box (FER2013's faces show some forehead and chin beyond a
     detector's box) as 48x48 uint8 (cut)."""
     return cut(gray, crop_square(box, margin, rise))
-
-
-def cut(gray, square_):
-    """A (centre x, centre y, side) square of a grey image as 48x48 uint8, in whole
-    pixels. The border repeats its edge, so a face at the frame's edge stays centred."""
-    cx, cy, exact = square_
-    side = max(1, int(round(exact)))
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    crop = square(gray, x0, y0, side, cv2.BORDER_REPLICATE)
-    return cv2.resize(crop, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
-
-
-def square(gray, x0, y0, side, border):
-    """The side x side part of gray from (x0, y0); beyond the image, an OpenCV border."""
-    pad = max(0, -x0, -y0, x0 + side - gray.shape[1], y0 + side - gray.shape[0])
-    padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, border) if pad else gray
-    return padded[y0 + pad : y0 + pad + side, x0 + pad : x0 + pad + side]
 
 
 class Follower:

@@ -18,6 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ferkit.deploy.squares import cut, square
+
 FRAMER_FILE = Path(__file__).parent / "data" / "framer.tflite"
 # The framer's input: the middle INNER of the square of the box's longer side, INPUT
 # pixels wide. 0.6 keeps the input inside the FER2013 frame for 99% of training faces.
@@ -34,8 +36,6 @@ def framer_record(path=FRAMER_FILE):
 def inner(gray, box, size=INPUT):
     """The framer's input for box (x, y, w, h): the middle INNER of the square of its
     longer side, size x size uint8; beyond the image, its edge repeated."""
-    from ferkit.deploy.detect import square
-
     x, y, w, h = box
     exact = INNER * max(w, h)
     side = max(1, int(round(exact)))
@@ -111,8 +111,6 @@ class FramedCrop:
 
     def crops(self, gray, boxes):
         """(n, 48, 48) uint8: the framed faces of boxes."""
-        from ferkit.deploy.detect import cut
-
         return np.array([cut(gray, q) for q in self.squares(gray, boxes)], np.uint8)
 
     def __call__(self, gray, box):
