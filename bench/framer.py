@@ -13,60 +13,23 @@ Usage: python bench/framer.py [--faces 1500]
 
 import argparse
 
-import cv2
 import numpy as np
 from report import default_data, publish
 
 from ferkit.data import load_data, validation_split
 from ferkit.deploy import framer_fit
-from ferkit.deploy.detect import CROPS, BlazeFace, blazeface_path, iou
-from ferkit.deploy.framing import Framer, framer_record, inner
+from ferkit.deploy.detect import CROPS, BlazeFace, blazeface_path
+from ferkit.deploy.framing import Framer, framer_record, rule_frame
 from ferkit.machine import describe
 
-CANVAS = 256
-# name: None (placed as in training), or ((smallest, largest side), blur in face pixels)
-# into a grey square.
+# name: framer_fit.place's sides and blur (in face pixels) into a grey square; none: as
+# in training.
 PLACEMENTS = {
-    "as in training": None,
-    "enlarged, sharp (64-170 px)": ((64, 170), 0.0),
-    "shrunk (36-47 px): no grid": ((36, 47), 0.0),
-    "enlarged, blurred 0.8 face px: no grid": ((64, 170), 0.8),
+    "as in training": {},
+    "enlarged, sharp (64-170 px)": {"sides": (64, 170), "blur": 0.0},
+    "shrunk (36-47 px): no grid": {"sides": (36, 47), "blur": 0.0},
+    "enlarged, blurred 0.8 face px: no grid": {"sides": (64, 170), "blur": 0.8},
 }
-
-
-def place(face, rng, how):
-    """(canvas, frame (x, y, side)) of one face placed as `how` says."""
-    if how is None:
-        return framer_fit.place(face, rng)
-    (low, high), blur = how
-    side = int(rng.integers(low, high + 1))
-    canvas = np.full((CANVAS, CANVAS), int(rng.integers(40, 211)), np.uint8)
-    x, y = (int(v) for v in rng.integers(8, CANVAS - side - 8, size=2))
-    shrink = side < face.shape[0]
-    canvas[y : y + side, x : x + side] = cv2.resize(
-        face, (side, side), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
-    )
-    if blur:
-        canvas = cv2.GaussianBlur(canvas, (0, 0), blur * side / face.shape[0])
-    return canvas, (x, y, side)
-
-
-def framed(faces, detector, how, seed):
-    """(framer inputs, targets) of the faces the detector finds at IoU 0.3."""
-    rng = np.random.default_rng(seed)
-    inputs, targets = [], []
-    for face in faces:
-        canvas, (x, y, side) = place(face, rng, how)
-        boxes = [f.box for f in detector(canvas)]
-        if not boxes:
-            continue
-        corners = np.array([[bx, by, bx + bw, by + bh] for bx, by, bw, bh in boxes], float)
-        overlap = iou(np.array([x, y, x + side, y + side], float), corners)
-        best = int(np.argmax(overlap))
-        if overlap[best] >= 0.3:
-            inputs.append(inner(canvas, boxes[best]))
-            targets.append(framer_fit.target(boxes[best], (x, y, side)))
-    return np.array(inputs)[..., None], np.array(targets)
 
 
 def main(argv=None):
@@ -80,7 +43,7 @@ def main(argv=None):
     detector = BlazeFace(blazeface_path(), framed=False)
     framer = Framer()
     rule = CROPS["blazeface"]
-    fixed = np.array([np.log(1 + 2 * rule.margin), 0.0, -rule.rise])
+    fixed = rule_frame(rule)
     lines = [
         f"{describe()['cpu']}. The shipped framer ({framer_record()['command']}) against "
         f"the box rule (margin {rule.margin:g}, rise {rule.rise:g}) on {len(faces)} faces "
@@ -91,8 +54,8 @@ def main(argv=None):
         "| box rule | error of the log side ratio (RMS): framer | box rule |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for k, (name, how) in enumerate(PLACEMENTS.items()):
-        x, t = framed(faces, detector, how, seed=100 + k)
+    for k, (name, placing) in enumerate(PLACEMENTS.items()):
+        x, t, _ = framer_fit.samples(faces, detector, 100 + k, **placing)
         ours = framer_fit.scores(framer.predict(x), t)
         theirs = framer_fit.scores(np.tile(fixed, (len(t), 1)), t)
         lines.append(

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from ferkit.cli import add_data_arg, command_line, parser
-from ferkit.deploy.framing import FRAMER_FILE, INNER, INPUT
+from ferkit.deploy.framing import FRAMER_FILE, INNER, INPUT, rule_frame
 
 
 def main(argv=None):
@@ -47,9 +47,7 @@ def main(argv=None):
     model, history = F.fit(x_tr, t_tr, x_va, t_va, args.epochs, args.seed)
     predicted = model.predict(x_va, verbose=0)
     rule = CROPS["blazeface"]
-    # The box rule's frame: the box's longer side grown by the margin on each side,
-    # raised by the rise.
-    ruled = np.tile([np.log(1 + 2 * rule.margin), 0.0, -rule.rise], (len(t_va), 1))
+    ruled = np.tile(rule_frame(rule), (len(t_va), 1))
     record = {
         "command": command_line("train_framer.py", argv),
         "data": data_entry(data),

@@ -19,16 +19,18 @@ SIDES = (40, 170)
 BLUR = (0.0, 1.2)
 
 
-def place(face, rng):
-    """(canvas, frame (x, y, side)): a 48x48 face placed at random into a grey square."""
-    side = int(rng.integers(SIDES[0], SIDES[1] + 1))
+def place(face, rng, sides=SIDES, blur=None):
+    """(canvas, frame (x, y, side)): a 48x48 face placed at random into a grey square,
+    its side within sides; blurred by `blur` face pixels, or by a random share of BLUR
+    where blur is None, as in training."""
+    side = int(rng.integers(sides[0], sides[1] + 1))
     canvas = np.full((CANVAS, CANVAS), int(rng.integers(40, 211)), np.uint8)
     x, y = (int(v) for v in rng.integers(8, CANVAS - side - 8, size=2))
     shrink = side < face.shape[0]
     canvas[y : y + side, x : x + side] = cv2.resize(
         face, (side, side), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
     )
-    sigma = rng.uniform(*BLUR) * side / face.shape[0]
+    sigma = (rng.uniform(*BLUR) if blur is None else blur) * side / face.shape[0]
     if sigma > 0.3:
         canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
     return canvas, (x, y, side)
@@ -46,24 +48,35 @@ def target(box, frame):
     )
 
 
-def samples(faces, detector, seed, log=None):
-    """(inputs (n, INPUT, INPUT, 1) uint8, targets (n, 3), found (len(faces),) bool): each
-    face placed once; found where the detector's best box overlaps its frame by IoU 0.3."""
+def match(detector, canvas, frame):
+    """(framer input, target) of the detector's box that overlaps frame (x, y, side)
+    most, or None where none overlaps it by IoU 0.3."""
     from ferkit.deploy.detect import iou
 
+    boxes = [f.box for f in detector(canvas)]
+    if not boxes:
+        return None
+    x, y, side = frame
+    corners = np.array([[bx, by, bx + bw, by + bh] for bx, by, bw, bh in boxes], float)
+    overlap = iou(np.array([x, y, x + side, y + side], float), corners)
+    best = int(np.argmax(overlap))
+    if overlap[best] < 0.3:
+        return None
+    return inner(canvas, boxes[best]), target(boxes[best], frame)
+
+
+def samples(faces, detector, seed, log=None, **placing):
+    """(inputs (n, INPUT, INPUT, 1) uint8, targets (n, 3), found (len(faces),) bool): each
+    face placed once (place, with placing's sides and blur); found where the detector's
+    best box overlaps its frame by IoU 0.3."""
     rng = np.random.default_rng(seed)
     inputs, targets, found = [], [], np.zeros(len(faces), bool)
     for k, face in enumerate(faces):
-        canvas, (x, y, side) = place(face, rng)
-        boxes = [f.box for f in detector(canvas)]
-        if boxes:
-            corners = np.array([[bx, by, bx + bw, by + bh] for bx, by, bw, bh in boxes], float)
-            overlap = iou(np.array([x, y, x + side, y + side], float), corners)
-            best = int(np.argmax(overlap))
-            if overlap[best] >= 0.3:
-                found[k] = True
-                inputs.append(inner(canvas, boxes[best]))
-                targets.append(target(boxes[best], (x, y, side)))
+        matched = match(detector, *place(face, rng, **placing))
+        if matched is not None:
+            found[k] = True
+            inputs.append(matched[0])
+            targets.append(matched[1])
         if log and (k + 1) % 2000 == 0:
             log(f"placed {k + 1}/{len(faces)} faces")
     shape = (len(inputs), INPUT, INPUT, 1)

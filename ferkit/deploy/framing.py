@@ -15,10 +15,9 @@ import json
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from ferkit.deploy.squares import cut, square
+from ferkit.deploy.squares import cut
 
 FRAMER_FILE = Path(__file__).parent / "data" / "framer.tflite"
 # The framer's input: the middle INNER of the square of the box's longer side, INPUT
@@ -35,14 +34,16 @@ def framer_record(path=FRAMER_FILE):
 
 def inner(gray, box, size=INPUT):
     """The framer's input for box (x, y, w, h): the middle INNER of the square of its
-    longer side, size x size uint8; beyond the image, its edge repeated."""
+    longer side, size x size uint8 (cut, with INTER_AREA either way, as the classifier's
+    crops: the page's faces.js has it exactly); beyond the image, its edge repeated."""
     x, y, w, h = box
-    exact = INNER * max(w, h)
-    side = max(1, int(round(exact)))
-    x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
-    patch = square(gray, x0, y0, side, cv2.BORDER_REPLICATE)
-    # INTER_AREA either way, as the classifier's crops: the page's faces.js has it exactly.
-    return cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+    return cut(gray, (x + w / 2, y + h / 2, INNER * max(w, h)), size)
+
+
+def rule_frame(crop):
+    """The frame (log side ratio, dx, dy) a box rule (detect.Crop) takes around any box:
+    the box's longer side grown by its margin on each side, raised by its rise."""
+    return np.array([np.log(1 + 2 * crop.margin), 0.0, -crop.rise])
 
 
 def frame_square(box, frame):

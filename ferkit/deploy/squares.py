@@ -6,14 +6,15 @@ import cv2
 from ferkit import IMAGE_SIZE
 
 
-def cut(gray, square_):
-    """A (centre x, centre y, side) square of a grey image as 48x48 uint8, in whole
-    pixels. The border repeats its edge, so a face at the frame's edge stays centred."""
+def cut(gray, square_, size=IMAGE_SIZE):
+    """A (centre x, centre y, side) square of a grey image as size x size uint8 (48x48
+    by default), in whole pixels. The border repeats its edge, so a face at the frame's
+    edge stays centred."""
     cx, cy, exact = square_
     side = max(1, int(round(exact)))
     x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
     crop = square(gray, x0, y0, side, cv2.BORDER_REPLICATE)
-    return cv2.resize(crop, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def square(gray, x0, y0, side, border):

@@ -17,6 +17,7 @@ from ferkit.deploy.framing import (
     frame_square,
     framer_record,
     inner,
+    rule_frame,
 )
 
 
@@ -40,8 +41,7 @@ def test_a_frame_is_placed_around_the_box_in_box_sides():
     assert (cx, cy) == pytest.approx((70.0, 55.0)) and side == pytest.approx(120.0)
     # The box rule is a fixed frame: margin m and rise r are (log(1 + 2m), 0, -r).
     rule = CROPS["blazeface"]
-    fixed = (np.log(1 + 2 * rule.margin), 0.0, -rule.rise)
-    assert frame_square((10, 20, 100, 80), fixed) == pytest.approx(
+    assert frame_square((10, 20, 100, 80), rule_frame(rule)) == pytest.approx(
         crop_square((10, 20, 100, 80), rule.margin, rule.rise)
     )
 
@@ -101,8 +101,6 @@ def test_placed_validation_faces_are_framed_closer_than_by_the_box_rule(shared_d
         box = found[0].box
         truth = np.array([framer_fit.target(box, (x, y, side))])
         framed.append(framer_fit.frame_iou(detector.crop.framer.frames(canvas, [box]), truth)[0])
-        rule = CROPS["blazeface"]
-        fixed = np.array([[np.log(1 + 2 * rule.margin), 0.0, -rule.rise]])
-        ruled.append(framer_fit.frame_iou(fixed, truth)[0])
+        ruled.append(framer_fit.frame_iou(rule_frame(CROPS["blazeface"])[None], truth)[0])
     assert len(framed) >= 50
     assert np.mean(framed) > np.mean(ruled) + 0.01

@@ -198,10 +198,7 @@ export function cutSquare(src, [cx, cy, exact], size = 48) {
 /** framing.inner: the framer's input for box, the middle `inner` of the square of its
  * longer side, as size x size grey levels. */
 export function innerPatch(src, [x, y, w, h], inner, size) {
-  const side = Math.max(1, roundHalfEven(inner * Math.max(w, h)));
-  const x0 = roundHalfEven(x + w / 2 - side / 2);
-  const y0 = roundHalfEven(y + h / 2 - side / 2);
-  return resizeArea(cut(src, x0, y0, side, side), size, size);
+  return cutSquare(src, [x + w / 2, y + h / 2, inner * Math.max(w, h)], size);
 }
 
 /** framing.frame_square: the [centre x, centre y, side] of the frame the framer gives,
