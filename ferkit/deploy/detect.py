@@ -11,6 +11,7 @@ non-maximum suppression.
 
 import importlib.util
 import math
+import os
 from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
@@ -209,7 +210,8 @@ class BlazeFace:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
             raise InputError(path, f"BlazeFace runs on LiteRT: {DEPLOY_REQUIREMENTS}") from None
-        self.interpreter = Interpreter(model_path=str(path))
+        # Every core: LiteRT's default is one thread, twice as slow on two cores.
+        self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = self.interpreter.get_output_details()

@@ -12,7 +12,14 @@ from ferkit import class_names_for
 from ferkit.cli import add_data_arg, parser
 from ferkit.data import load_data
 from ferkit.data.labels import scored_for
-from ferkit.deploy.detect import CROPS, DETECTORS, Follower, default_detector, make_detector
+from ferkit.deploy.detect import (
+    CROPS,
+    DETECTORS,
+    REDETECT,
+    Follower,
+    default_detector,
+    make_detector,
+)
 from ferkit.deploy.photos import (
     PhotoResult,
     annotate,
@@ -115,6 +122,16 @@ def _add_video_args(p):
         "--video", metavar="PATH", help="a video file OpenCV reads (mp4, avi, webm, mov)"
     )
     g.add_argument("--every", type=int, default=1, help="analyse every Nth frame")
+    g.add_argument(
+        "--search",
+        type=int,
+        default=1,
+        metavar="N",
+        help="search the whole frame for faces every Nth analysed frame and, between, "
+        "follow each face near its last box: one detector run a face instead of a search's "
+        f"three (16:9), but a face coming into view waits up to N-1 frames (try {REDETECT}); a "
+        "face lost is searched for at once",
+    )
     g.add_argument("--start", type=float, default=0.0, help="from this many seconds in")
     g.add_argument("--end", type=float, help="up to this many seconds in (default: the end)")
     g.add_argument(

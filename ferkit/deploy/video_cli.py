@@ -2,12 +2,13 @@
 an emotion-over-time plot a face, and a one-line summary a face."""
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from ferkit import class_names_for
-from ferkit.deploy.detect import make_detector
+from ferkit.deploy.detect import Follower, make_detector
 from ferkit.deploy.video import (
     Progress,
     analyse,
@@ -29,6 +30,8 @@ def check_video_args(args):
     """The video flags' own checks, before anything is read or written."""
     if args.every < 1:
         raise InputError("--every", f"must be at least 1 (got {args.every})")
+    if args.search < 1:
+        raise InputError("--search", f"must be at least 1 (got {args.search})")
     if args.start < 0:
         raise InputError("--start", f"must not be negative (got {args.start})")
     if args.end is not None and args.end <= args.start:
@@ -41,22 +44,30 @@ def predict_video(args, model):
     check_video_args(args)
     capture, info = open_video(args.video)
     names = class_names_for(model.output_shape[-1])
-    detector = make_detector(args.detector, margin=args.margin)
+    detector = Follower(make_detector(args.detector, margin=args.margin), args.search)
     out = Path(args.out or "predictions")
     stem = info.path.stem
     annotated = Path(args.annotated or out / f"{stem}_annotated.webm")
     # Written under a scratch name and renamed when complete: nothing half-written.
     scratch = annotated.with_name(f".{annotated.stem}.tmp{annotated.suffix}")
-    writer = None
+    writer, pending = None, None
     fps = info.fps / args.every
+    # The annotated frames are encoded on a thread of their own, a batch behind the
+    # detector and the classifier, which OpenCV's encoder leaves the interpreter to.
+    encoder = ThreadPoolExecutor(max_workers=1)
+
+    def encode(batch):
+        for _, frame, rows in batch:
+            writer.write(annotate_frame(frame, rows))
 
     def write(batch):
-        nonlocal writer
+        nonlocal writer, pending
         if writer is None:
             annotated.parent.mkdir(parents=True, exist_ok=True)
             writer = video_writer(scratch, fps, info.width, info.height)
-        for _, frame, rows in batch:
-            writer.write(annotate_frame(frame, rows))
+        if pending is not None:
+            pending.result()
+        pending = encoder.submit(encode, batch)
 
     progress = Progress(expected_frames(info, args))
     try:
@@ -64,12 +75,16 @@ def predict_video(args, model):
             capture, info, model, detector, args.every, args.start, args.end,
             args.tta, args.tta_temperature, on_frames=write, progress=progress,
         )  # fmt: skip
+        if pending is not None:
+            pending.result()
     except BaseException:
+        encoder.shutdown(cancel_futures=True)
         if writer is not None:
             writer.release()
         scratch.unlink(missing_ok=True)
         raise
     finally:
+        encoder.shutdown()
         capture.release()
         progress.close()
     if writer is not None:

@@ -130,6 +130,43 @@ def test_two_faces_drift_through_a_clip(tmp_path, known_faces, capsys):
     assert printed.count(" frames (") == 2 and "mostly" in printed
 
 
+@needs_shared
+@needs_deploy
+@pytest.mark.slow
+def test_following_between_searches_takes_fewer_detector_runs(tmp_path, known_faces):
+    """--search 10: the faces of the frames between searches are followed near their last
+    boxes. A, always in the picture, keeps its rows and labels in every frame; B, back
+    from its gap, is found again at a search, at most 9 frames after it came back."""
+    from ferkit.deploy.detect import BlazeFace
+
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, known_faces)
+    runs, detect = [], BlazeFace._detect
+
+    def counted(self, *a, **k):
+        runs.append(1)
+        return detect(self, *a, **k)
+
+    tables = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(BlazeFace, "_detect", counted)
+        for search in (1, 10):
+            runs.clear()
+            out = tmp_path / f"out{search}"
+            argv = ["--video", str(clip), "--model", str(MODEL), "--out", str(out)]
+            predict_main(argv + ["--detector", "blazeface", "--search", str(search)])
+            tables[search] = (pd.read_csv(out / "faces.csv"), len(runs))
+    (every, searched), (followed, fewer) = tables[1], tables[10]
+    assert fewer < 0.7 * searched
+    a = {k: t[t["x"] < 320].set_index("frame") for k, t in ((1, every), (10, followed))}
+    assert a[10].index.tolist() == a[1].index.tolist() and a[10]["face"].nunique() == 1
+    assert (a[10]["label"] == a[1]["label"]).mean() >= 0.8
+    assert np.abs(a[10]["x"] - a[1]["x"]).max() < SIDE / 4
+    b = followed[followed["x"] >= 320]
+    back = b.loc[b["frame"] >= GONE.stop, "frame"]
+    assert b["face"].nunique() == 1 and GONE.stop <= back.min() <= GONE.stop + 9
+
+
 def test_every_nth_frame_and_a_time_window(tmp_path):
     clip = tmp_path / "blank.avi"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
@@ -192,6 +229,11 @@ def test_bad_video_files_stop_with_one_line_and_write_nothing(tmp_path, capsys):
         predict_main(["--video", str(tmp_path / "good.mp4"), "--every", "0", "--out", str(out)])
     assert code.value.code == 2 and not out.exists()
     assert capsys.readouterr().err.strip() == "error: --every: must be at least 1 (got 0)"
+    with pytest.raises(SystemExit) as code:
+        out = tmp_path / "out-search"
+        predict_main(["--video", str(tmp_path / "good.mp4"), "--search", "0", "--out", str(out)])
+    assert code.value.code == 2 and not out.exists()
+    assert capsys.readouterr().err.strip() == "error: --search: must be at least 1 (got 0)"
 
 
 @needs_deploy
