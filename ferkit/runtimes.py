@@ -89,6 +89,9 @@ class OnnxModel(_Exported):
             raise _missing(path, "onnxruntime", "onnxruntime") from None
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # its warnings about unused initialisers are noise
+        # Its threads would spin on after each run, taking the cores from the detector
+        # that runs between the model's calls (half the frames a second on two cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
         )

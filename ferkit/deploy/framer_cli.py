@@ -17,6 +17,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="placements, split and weights")
     p.add_argument("--val-split", type=float, default=0.1, help="as the classifiers' split")
     p.add_argument("--limit", type=int, default=None, help="use only this many training faces")
+    p.add_argument("--placements", type=int, default=1, help="times each training face is placed")
+    p.add_argument("--mirror", action="store_true", help="add each training sample's mirror image")
     p.add_argument(
         "--out",
         help="where to write it (default: where the package ships it, "
@@ -42,7 +44,11 @@ def main(argv=None):
     train_idx, val_idx = validation_split(labels, args.val_split, args.seed)
     detector = BlazeFace(blazeface_path(), framed=False)
     started = time.time()
-    x_tr, t_tr, found_tr = F.samples(faces[train_idx], detector, args.seed, log=print)
+    x_tr, t_tr, found_tr = F.samples(
+        faces[train_idx], detector, args.seed, log=print, times=args.placements
+    )
+    if args.mirror:
+        x_tr, t_tr = F.mirrored(x_tr, t_tr)
     x_va, t_va, found_va = F.samples(faces[val_idx], detector, args.seed + 1, log=print)
     model, history = F.fit(x_tr, t_tr, x_va, t_va, args.epochs, args.seed)
     predicted = model.predict(x_va, verbose=0)
@@ -52,7 +58,13 @@ def main(argv=None):
         "command": command_line("train_framer.py", argv),
         "data": data_entry(data),
         "input": {"inner": INNER, "pixels": INPUT},
-        "placement": {"canvas": F.CANVAS, "sides": F.SIDES, "blur_face_pixels": F.BLUR},
+        "placement": {
+            "canvas": F.CANVAS,
+            "sides": F.SIDES,
+            "blur_face_pixels": F.BLUR,
+            "placements_a_training_face": args.placements,
+            "mirrored": args.mirror,
+        },
         "faces": {"train": len(train_idx), "val": len(val_idx)},
         "found_iou_0.3": {"train": float(found_tr.mean()), "val": float(found_va.mean())},
         "val": {
