@@ -57,6 +57,48 @@ def test_targets_and_frame_iou_are_geometry():
     assert framer_fit.frame_iou(wider, same[:1]) == pytest.approx([0.25])
 
 
+def test_a_mirrored_sample_is_the_mirrored_canvas_framed():
+    canvas = np.random.default_rng(0).integers(0, 256, (100, 100), dtype=np.uint8)
+    box, frame = (30, 20, 40, 40), (20, 15, 50)
+    flipped, flipped_box, flipped_frame = canvas[:, ::-1], (30, 20, 40, 40), (30, 15, 50)
+    x = inner(canvas, box)[None, :, :, None]
+    t = np.array([framer_fit.target(box, frame)], np.float32)
+    xs, ts = framer_fit.mirrored(x, t)
+    assert np.array_equal(xs[1, :, :, 0], inner(flipped, flipped_box))
+    assert ts[1] == pytest.approx(framer_fit.target(flipped_box, flipped_frame))
+    assert ts[1, 1] == pytest.approx(-ts[0, 1]) and ts[1, 1] != pytest.approx(0)
+    assert np.array_equal(xs[0], x[0]) and ts[0] == pytest.approx(t[0])
+
+
+def test_each_face_is_placed_as_many_times_as_asked():
+    class Everywhere:
+        """A detector that finds each placed face exactly, as its own frame."""
+
+        def __init__(self):
+            self.frames = []
+
+        def __call__(self, canvas):
+            x, y, side = self.frames[-1]
+            return [type("Face", (), {"box": (x, y, side, side)})()]
+
+    detector, placed = Everywhere(), framer_fit.place
+
+    def place(face, rng, **kw):
+        canvas, frame = placed(face, rng, **kw)
+        detector.frames.append(frame)
+        return canvas, frame
+
+    faces = np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(framer_fit, "place", place)
+        once = framer_fit.samples(faces, detector, seed=0)
+        twice = framer_fit.samples(faces, detector, seed=0, times=2)
+    assert len(once[0]) == 3 and len(twice[0]) == 6 and twice[2].all()
+    # The first placement of the first face is the same draw either way.
+    assert np.array_equal(once[0][0], twice[0][0])
+    assert np.allclose(twice[1], 0, atol=1e-6)  # the frame is the box
+
+
 @needs_deploy
 def test_the_shipped_framer_loads_and_frames_a_batch_as_each_alone():
     assert FRAMER_FILE.exists() and framer_record()["val"]
