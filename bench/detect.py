@@ -195,6 +195,24 @@ def wilson(share, n, z=1.96):
     return float(centre - half), float(centre + half)
 
 
+def recall_intervals(rows, n_val, n_public):
+    """Each BlazeFace back row's recall on validation and public scenes, with its
+    interval (wilson), as text."""
+    parts = []
+    for name, r in rows.items():
+        if not name.startswith("blazeface back"):
+            continue
+        (low_val, high_val), (low, high) = (
+            wilson(r["recall_val"], n_val),
+            wilson(r["recall_iou_0.5"], n_public),
+        )
+        parts.append(
+            f"{name} {r['recall_val']:.3f} [{low_val:.3f}, {high_val:.3f}], "
+            f"{r['recall_iou_0.5']:.3f} [{low:.3f}, {high:.3f}]"
+        )
+    return "; ".join(parts)
+
+
 def rule(row, key):
     """A row's margin or rise, or "framer" where the framer framed its faces."""
     return "framer" if row[key] is None else f"{row[key]:.2f}"
@@ -327,15 +345,7 @@ def main(argv=None):
         "",
         "How sure these recalls are: each is a share of a few hundred faces. Their 95% "
         "(Wilson) intervals, validation and public: "
-        + "; ".join(
-            f"{name} {r['recall_val']:.3f} [{lo_v:.3f}, {hi_v:.3f}], "
-            f"{r['recall_iou_0.5']:.3f} [{lo:.3f}, {hi:.3f}]"
-            for name, r in rows.items()
-            if name.startswith("blazeface back")
-            for (lo_v, hi_v), (lo, hi) in [
-                (wilson(r["recall_val"], len(val)), wilson(r["recall_iou_0.5"], len(faces)))
-            ]
-        )
+        + recall_intervals(rows, len(val), len(faces))
         + ".",
         "",
         "Where the misses are. A face is found, framed otherwise, where a crop overlaps it "

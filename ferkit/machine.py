@@ -94,12 +94,16 @@ def cpu_description():
     return f"{cpu_name()} ({text})"
 
 
+def cores():
+    """The cores this process may run on (a container or taskset may allow fewer than
+    the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def describe(devices=None):
     """The machine as a record field."""
     return {
         "cpu": cpu_description(),
-        "cores": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
+        "cores": cores(),
         **({"devices": devices} if devices else {}),
     }

@@ -2,12 +2,12 @@
 .onnx files, TensorFlow for SavedModel folders. Each takes raw pixels like a .keras model
 and offers what predict_probs needs of one: a call on a batch, and predict."""
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ferkit.errors import InputError
+from ferkit.machine import cores
 from ferkit.quiet import native_output_caught
 
 DEPLOY_REQUIREMENTS = "pip install -r requirements-deploy.txt"
@@ -44,7 +44,7 @@ class LiteRTModel(_Exported):
         except ImportError:
             raise _missing(path, "LiteRT", "ai-edge-litert") from None
         with native_output_caught():
-            self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+            self.interpreter = Interpreter(model_path=str(path), num_threads=cores())
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self._shape = None

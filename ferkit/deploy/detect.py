@@ -11,7 +11,6 @@ non-maximum suppression.
 
 import importlib.util
 import math
-import os
 from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from ferkit.deploy.squares import cut, square  # noqa: F401 (detect.cut, detect.square)
 from ferkit.errors import InputError
+from ferkit.machine import cores
 from ferkit.runtimes import DEPLOY_REQUIREMENTS
 
 DETECTORS = ("blazeface", "haar")
@@ -211,7 +211,7 @@ class BlazeFace:
         except ImportError:
             raise InputError(path, f"BlazeFace runs on LiteRT: {DEPLOY_REQUIREMENTS}") from None
         # Every core: LiteRT's default is one thread, twice as slow on two cores.
-        self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+        self.interpreter = Interpreter(model_path=str(path), num_threads=cores())
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = self.interpreter.get_output_details()

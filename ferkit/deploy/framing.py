@@ -12,12 +12,12 @@ TensorFlow.
 """
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ferkit.deploy.squares import cut
+from ferkit.machine import cores
 
 FRAMER_FILE = Path(__file__).parent / "data" / "framer.tflite"
 # The framer's input: the middle INNER of the square of the box's longer side, INPUT
@@ -61,7 +61,7 @@ class Framer:
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = Path(path)
-        self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+        self.interpreter = Interpreter(model_path=str(path), num_threads=cores())
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]["index"]
         self.batch = None

@@ -1,7 +1,6 @@
 """The browser page's folder: the page, the model, BlazeFace and the framer as ONNX, the
-model's card,
-and ONNX Runtime Web's wasm files. Any static host serves it as it is; no frame leaves
-the user's machine."""
+model's card, and ONNX Runtime Web's wasm files. Any static host serves it as it is; no
+frame leaves the user's machine."""
 
 import hashlib
 import json
