@@ -11,11 +11,13 @@ faces alone: for each model, the lowest threshold whose false detections (crop b
 that overlap no placed face by IoU 0.3) stay under one in a hundred scenes; then the model
 that finds the most faces; then the margin and rise whose crop box overlaps the placed
 faces most, on average. The framer (ferkit/deploy/framing.py, trained on training faces)
-frames the chosen model's boxes instead of a box rule. Public test faces then give the
-recall, and the accuracy end to end (detect, crop, classify; a missed face counts as
+frames the chosen model's boxes instead of a box rule. The faces of the classifiers'
+validation split (all of them by default), which the framer did not train on and no
+choice here saw, give the recall the claims are made on. Public test faces give it
+beside, and the accuracy end to end (detect, crop, classify; a missed face counts as
 wrong) beside the accuracy on the original crops; their labels score, they choose
 nothing.
-Usage: python bench/detect.py [--faces 600] [--model models/small.keras]
+Usage: python bench/detect.py [--faces 600] [--val-faces N] [--model models/small.keras]
 """
 
 import argparse
@@ -225,6 +227,12 @@ def main(argv=None):
     p.add_argument(
         "--train-faces", type=int, default=300, help="training faces the choices are made on"
     )
+    p.add_argument(
+        "--val-faces",
+        type=int,
+        default=None,
+        help="validation faces scored, where the claims are made (default: the whole split)",
+    )
     p.add_argument("--model", default="models/small.keras")
     args = p.parse_args(argv)
     import_tensorflow_quietly()
@@ -234,7 +242,7 @@ def main(argv=None):
     train = data.x_train[rng.choice(len(data.x_train), args.train_faces, replace=False), :, :, 0]
     # Faces of the classifiers' validation split, which the framer did not train on.
     _, val_idx = validation_split(data.y_train, 0.1, 0)
-    val = data.x_train[val_idx[: args.train_faces], :, :, 0]
+    val = data.x_train[val_idx[: args.val_faces], :, :, 0]
     faces, labels = data.public_faces
     pick = rng.choice(len(faces), min(args.faces, len(faces)), replace=False)
     faces, labels = faces[pick, :, :, 0], labels[pick]
@@ -296,6 +304,7 @@ def main(argv=None):
         "model": os.path.relpath(args.model),
         "faces": len(faces),
         "train_faces": len(train),
+        "val_faces": len(val),
         "crops_accuracy": crops_accuracy,
         "chosen_blazeface": chosen,
         "thresholds_train": {

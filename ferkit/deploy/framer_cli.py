@@ -18,7 +18,7 @@ def main(argv=None):
     p.add_argument("--val-split", type=float, default=0.1, help="as the classifiers' split")
     p.add_argument("--limit", type=int, default=None, help="use only this many training faces")
     p.add_argument("--placements", type=int, default=1, help="times each training face is placed")
-    p.add_argument("--mirror", action="store_true", help="add each training sample's mirror image")
+    p.add_argument("--flip", action="store_true", help="mirror each placed training face at random")
     p.add_argument(
         "--out",
         help="where to write it (default: where the package ships it, "
@@ -45,10 +45,8 @@ def main(argv=None):
     detector = BlazeFace(blazeface_path(), framed=False)
     started = time.time()
     x_tr, t_tr, found_tr = F.samples(
-        faces[train_idx], detector, args.seed, log=print, times=args.placements
+        faces[train_idx], detector, args.seed, log=print, times=args.placements, flip=args.flip
     )
-    if args.mirror:
-        x_tr, t_tr = F.mirrored(x_tr, t_tr)
     x_va, t_va, found_va = F.samples(faces[val_idx], detector, args.seed + 1, log=print)
     model, history = F.fit(x_tr, t_tr, x_va, t_va, args.epochs, args.seed)
     predicted = model.predict(x_va, verbose=0)
@@ -63,7 +61,7 @@ def main(argv=None):
             "sides": F.SIDES,
             "blur_face_pixels": F.BLUR,
             "placements_a_training_face": args.placements,
-            "mirrored": args.mirror,
+            "flipped_at_random": args.flip,
         },
         "faces": {"train": len(train_idx), "val": len(val_idx)},
         "found_iou_0.3": {"train": float(found_tr.mean()), "val": float(found_va.mean())},

@@ -65,15 +65,18 @@ def match(detector, canvas, frame):
     return inner(canvas, boxes[best]), target(boxes[best], frame)
 
 
-def samples(faces, detector, seed, log=None, times=1, **placing):
+def samples(faces, detector, seed, log=None, times=1, flip=False, **placing):
     """(inputs (n, INPUT, INPUT, 1) uint8, targets (n, 3), found (len(faces),) bool): each
-    face placed `times` times (place, with placing's sides and blur); found where the
-    detector's best box overlaps its frame by IoU 0.3 in some placement."""
+    face placed `times` times (place, with placing's sides and blur), mirrored at random
+    where flip is set; found where the detector's best box overlaps its frame by IoU 0.3
+    in some placement. A mirrored face is searched as placed, not its sample mirrored:
+    BlazeFace's box on a mirrored face is not the mirror of its box on the face."""
     rng = np.random.default_rng(seed)
     inputs, targets, found = [], [], np.zeros(len(faces), bool)
     for k, face in enumerate(faces):
         for _ in range(times):
-            matched = match(detector, *place(face, rng, **placing))
+            shown = face[:, ::-1] if flip and rng.random() < 0.5 else face
+            matched = match(detector, *place(shown, rng, **placing))
             if matched is not None:
                 found[k] = True
                 inputs.append(matched[0])
@@ -82,12 +85,6 @@ def samples(faces, detector, seed, log=None, times=1, **placing):
             log(f"placed {k + 1}/{len(faces)} faces")
     shape = (len(inputs), INPUT, INPUT, 1)
     return np.array(inputs, np.uint8).reshape(shape), np.array(targets, np.float32), found
-
-
-def mirrored(x, t):
-    """Inputs and targets with each face's mirror image added: a face mirrored is framed
-    alike, its frame's centre mirrored (dx negated)."""
-    return np.concatenate([x, x[:, :, ::-1]]), np.concatenate([t, t * [1, -1, 1]])
 
 
 def build_framer(mean, std):

@@ -57,23 +57,44 @@ def test_targets_and_frame_iou_are_geometry():
     assert framer_fit.frame_iou(wider, same[:1]) == pytest.approx([0.25])
 
 
-def test_a_mirrored_sample_is_the_mirrored_canvas_framed():
-    canvas = np.random.default_rng(0).integers(0, 256, (100, 100), dtype=np.uint8)
-    box, frame = (30, 20, 40, 40), (20, 15, 50)
-    flipped, flipped_box, flipped_frame = canvas[:, ::-1], (30, 20, 40, 40), (30, 15, 50)
-    x = inner(canvas, box)[None, :, :, None]
-    t = np.array([framer_fit.target(box, frame)], np.float32)
-    xs, ts = framer_fit.mirrored(x, t)
-    assert np.array_equal(xs[1, :, :, 0], inner(flipped, flipped_box))
-    assert ts[1] == pytest.approx(framer_fit.target(flipped_box, flipped_frame))
-    assert ts[1, 1] == pytest.approx(-ts[0, 1]) and ts[1, 1] != pytest.approx(0)
-    assert np.array_equal(xs[0], x[0]) and ts[0] == pytest.approx(t[0])
-
-
 def test_each_face_is_placed_as_many_times_as_asked():
-    class Everywhere:
-        """A detector that finds each placed face exactly, as its own frame."""
+    detector, place = _exact_detector()
+    faces = np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(framer_fit, "place", place)
+        once = framer_fit.samples(faces, detector, seed=0)
+        twice = framer_fit.samples(faces, detector, seed=0, times=2)
+    assert len(once[0]) == 3 and len(twice[0]) == 6 and twice[2].all()
+    # The first placement of the first face is the same draw either way.
+    assert np.array_equal(once[0][0], twice[0][0])
+    assert np.allclose(twice[1], 0, atol=1e-6)  # the frame is the box
 
+
+def test_flipped_faces_are_searched_as_placed():
+    detector, place = _exact_detector()
+    # Bright on its right half only: a sample's brighter side shows which way it was placed.
+    face = np.zeros((1, 48, 48), np.uint8)
+    face[:, :, 24:] = 255
+
+    def sides(flip):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(framer_fit, "place", place)
+            x, t, _ = framer_fit.samples(face, detector, seed=0, times=16, blur=0.0, flip=flip)
+        left, right = x[:, :, :8, 0].mean((1, 2)), x[:, :, -8:, 0].mean((1, 2))
+        return left > right, t
+
+    mirrored, t = sides(True)
+    assert 0 < mirrored.sum() < 16
+    # Each is framed by the detector's own box on the face as placed.
+    assert np.allclose(t, 0, atol=1e-6)
+    assert not sides(False)[0].any()
+
+
+def _exact_detector():
+    """(detector, place): place as framer_fit.place, and a detector that finds each
+    placed face exactly, as its own frame."""
+
+    class Everywhere:
         def __init__(self):
             self.frames = []
 
@@ -88,15 +109,7 @@ def test_each_face_is_placed_as_many_times_as_asked():
         detector.frames.append(frame)
         return canvas, frame
 
-    faces = np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(framer_fit, "place", place)
-        once = framer_fit.samples(faces, detector, seed=0)
-        twice = framer_fit.samples(faces, detector, seed=0, times=2)
-    assert len(once[0]) == 3 and len(twice[0]) == 6 and twice[2].all()
-    # The first placement of the first face is the same draw either way.
-    assert np.array_equal(once[0][0], twice[0][0])
-    assert np.allclose(twice[1], 0, atol=1e-6)  # the frame is the box
+    return detector, place
 
 
 @needs_deploy
