@@ -57,29 +57,25 @@ def test_targets_and_frame_iou_are_geometry():
     assert framer_fit.frame_iou(wider, same[:1]) == pytest.approx([0.25])
 
 
-def test_each_face_is_placed_as_many_times_as_asked():
-    detector, place = _exact_detector()
+def test_each_face_is_placed_as_many_times_as_asked(monkeypatch):
+    detector = _exact_detector(monkeypatch)
     faces = np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(framer_fit, "place", place)
-        once = framer_fit.samples(faces, detector, seed=0)
-        twice = framer_fit.samples(faces, detector, seed=0, times=2)
+    once = framer_fit.samples(faces, detector, seed=0)
+    twice = framer_fit.samples(faces, detector, seed=0, times=2)
     assert len(once[0]) == 3 and len(twice[0]) == 6 and twice[2].all()
     # The first placement of the first face is the same draw either way.
     assert np.array_equal(once[0][0], twice[0][0])
     assert np.allclose(twice[1], 0, atol=1e-6)  # the frame is the box
 
 
-def test_flipped_faces_are_searched_as_placed():
-    detector, place = _exact_detector()
+def test_flipped_faces_are_searched_as_placed(monkeypatch):
+    detector = _exact_detector(monkeypatch)
     # Bright on its right half only: a sample's brighter side shows which way it was placed.
     face = np.zeros((1, 48, 48), np.uint8)
     face[:, :, 24:] = 255
 
     def sides(flip):
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(framer_fit, "place", place)
-            x, t, _ = framer_fit.samples(face, detector, seed=0, times=16, blur=0.0, flip=flip)
+        x, t, _ = framer_fit.samples(face, detector, seed=0, times=16, blur=0.0, flip=flip)
         left, right = x[:, :, :8, 0].mean((1, 2)), x[:, :, -8:, 0].mean((1, 2))
         return left > right, t
 
@@ -90,26 +86,22 @@ def test_flipped_faces_are_searched_as_placed():
     assert not sides(False)[0].any()
 
 
-def _exact_detector():
-    """(detector, place): place as framer_fit.place, and a detector that finds each
-    placed face exactly, as its own frame."""
-
-    class Everywhere:
-        def __init__(self):
-            self.frames = []
-
-        def __call__(self, canvas):
-            x, y, side = self.frames[-1]
-            return [type("Face", (), {"box": (x, y, side, side)})()]
-
-    detector, placed = Everywhere(), framer_fit.place
+def _exact_detector(monkeypatch):
+    """A detector that finds each face framer_fit.place places exactly, as its own frame
+    (place patched to tell it where)."""
+    frames, placed = [], framer_fit.place
 
     def place(face, rng, **kw):
         canvas, frame = placed(face, rng, **kw)
-        detector.frames.append(frame)
+        frames.append(frame)
         return canvas, frame
 
-    return detector, place
+    def detector(canvas):
+        x, y, side = frames[-1]
+        return [type("Face", (), {"box": (x, y, side, side)})()]
+
+    monkeypatch.setattr(framer_fit, "place", place)
+    return detector
 
 
 @needs_deploy
