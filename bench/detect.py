@@ -43,9 +43,9 @@ from ferkit.deploy.detect import (
     make_detector,
 )
 from ferkit.deploy.framing import FramedCrop, framer_available
-from ferkit.evaluate import predict_probs
+from ferkit.evaluate import accuracy, predict_probs
 from ferkit.machine import describe
-from ferkit.precision import inference_model
+from ferkit.precision import inference_model, mixed_precision
 from ferkit.quiet import import_tensorflow_quietly
 from ferkit.record import load_run
 
@@ -237,8 +237,7 @@ def end_to_end(model, scored, crop, labels):
 def computes_in(model):
     """The dtype the classifier's predictions are computed in on this machine: a
     bfloat16 model computes in its float32 copy where bfloat16 is emulated."""
-    dtypes = {layer.compute_dtype for layer in inference_model(model).layers}
-    return "bfloat16" if "bfloat16" in dtypes else "float32"
+    return mixed_precision(inference_model(model)) or "float32"
 
 
 def wilson(share, n, z=1.96):
@@ -313,7 +312,7 @@ def main(argv=None):
     faces, labels = faces[pick, :, :, 0], labels[pick]
     # The classifier on the original crops: what end to end is measured against.
     crops_accuracy, crops_accuracy_val = (
-        float(np.mean(predict_probs(model, x[..., None]).argmax(1) == y))
+        accuracy(predict_probs(model, x[..., None]).argmax(1), y)
         for x, y in ((faces, labels), (val, val_labels))
     )
     thresholds, by_threshold, train_found = choose_thresholds(train)
